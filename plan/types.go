@@ -1,0 +1,113 @@
+// Package plan reads, checks and describes a transit plan: the YAML file
+// that says which stores exist, which entities move from where to where,
+// and which data-quality checks apply.
+//
+// Parsing is strict (an unknown key is an error) and every error carries the
+// file, line and column it is about. ${VAR} and ${VAR:-default} are taken
+// from the environment; secrets never appear in printed output.
+package plan
+
+import "time"
+
+// Pos is a position in the plan file.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// Plan is a parsed, interpolated and statically validated plan.
+// Wildcards in Tables are expanded later, against the live stores.
+type Plan struct {
+	Version  int
+	Name     string
+	Naming   string // keep | snake_case | lower (default keep)
+	Stores   []*Store
+	Ledger   string // store name; default: the first postgres store
+	Tables   []*TableRule
+	Entities []*Entity
+	Pos      Pos
+	// Source is the file the plan came from; Hash is a digest of its
+	// interpolated content, used to tell plan versions apart.
+	Source string
+	Hash   string
+}
+
+// Store is a named connection.
+type Store struct {
+	Name   string
+	Kind   string // postgres | mysql | sqlite | csv | jsonl | elasticsearch | redis
+	URL    string // servers
+	Path   string // files (sqlite, csv, jsonl): a file or a folder
+	Schema string // postgres: target schema (default public)
+	// CSV options
+	Delimiter string // default ","
+	Header    *bool  // default true
+	// Columns declares column types for csv/jsonl ("name": "int", ...) by
+	// file (table) name; inferred when absent.
+	Columns map[string]map[string]string
+	Pos     Pos
+}
+
+// TableRule moves every table of a store (From "legacy.*") or one table
+// ("legacy.Album") to a target store, with defaults filled in.
+type TableRule struct {
+	From        string // "store.*" or "store.table"
+	To          string // "store" (target table named by Naming) or "store.table"
+	Exclude     []string
+	Create      bool // default true
+	Indexes     bool // recreate secondary indexes; default true
+	ForeignKeys bool // recreate foreign keys; default true
+	BatchSize   int  // default 5000
+	MaxRejects  int  // default 0
+	Pos         Pos
+}
+
+// Entity is one routed table (or collection) with its overrides.
+type Entity struct {
+	Name        string
+	FromStore   string
+	FromTable   string
+	ToStore     string
+	ToTable     string
+	ID          []string               // key columns, source names; empty = the source's primary key
+	Version     string                 // optional catch-up cursor column (source name)
+	Columns     map[string]*ColumnRule // by source column name
+	BatchSize   int                    // default 5000
+	MaxRejects  int                    // default 0
+	Create      bool                   // default true
+	Indexes     bool                   // default true
+	ForeignKeys bool                   // default true
+	Lag         time.Duration          // catch-up safety lag; default 5s
+	Checks      []*Check
+	Pos         Pos
+	// FromRule is set when the entity came from a tables: wildcard.
+	FromRule *TableRule
+}
+
+// ColumnRule overrides one source column's route.
+type ColumnRule struct {
+	To   string // target column name
+	Type string // exact target type, e.g. "numeric(12,2)"
+	Drop bool
+	Pos  Pos
+}
+
+// Check is one data-quality rule of an entity (used by transit audit).
+type Check struct {
+	Kind     string   // not_null | unique | references | pattern | range | accepted_values | max_null_fraction | row_count | freshness | sql
+	Severity string   // error | warn (default error)
+	Columns  []string // not_null, unique (composite), references (local columns), pattern, range, accepted_values, max_null_fraction, freshness
+	// references: Ref is "store.table" or "table" (same store), RefColumns the referenced columns.
+	Ref              string
+	RefColumns       []string
+	Pattern          string        // pattern (RE2 syntax)
+	Min, Max         *float64      // range, row_count
+	MinText, MaxText string        // range on dates/text, as written
+	Values           []string      // accepted_values
+	Fraction         float64       // max_null_fraction
+	MaxAge           time.Duration // freshness
+	SQL              string        // sql: a query returning the violating rows
+	Name             string        // optional label; default derived from kind and columns
+	Pos              Pos
+}
