@@ -24,10 +24,12 @@ type Source interface {
 	// one table. A missing table is a *NotFoundError.
 	Describe(ctx context.Context, table string) (*record.Table, error)
 	// Scan streams the rows selected by q in ascending q.OrderBy order,
-	// calling emit with batches of at most q.BatchSize rows. The batch and
-	// its rows may be reused after emit returns, so emit must copy what it
-	// keeps. Memory stays bounded whatever the table's size. Scan stops with
-	// emit's error, or ctx's.
+	// calling emit with batches of at most q.BatchSize rows. The Batch and
+	// its row slices may be reused after emit returns, so emit must copy the
+	// rows it keeps; the values inside them (strings, []byte, time.Time) are
+	// never reused or aliased to driver buffers, so a shallow copy of each
+	// row is enough. Memory stays bounded whatever the table's size. Scan
+	// stops with emit's error, or ctx's.
 	Scan(ctx context.Context, q Query, emit func(*record.Batch) error) error
 	// Close releases the connections.
 	Close() error

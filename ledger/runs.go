@@ -1,0 +1,561 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/transitdb/transit/record"
+)
+
+// Ledger is one process's handle on the ledger. It holds one session
+// connection for its whole life: the backend pid of that session marks the
+// leases this process owns, so when the process dies (kill -9 included)
+// the server closes the session and other processes take the chunks over
+// at once instead of waiting for the lease to expire.
+type Ledger struct {
+	Pool    *pgxpool.Pool
+	Owner   string
+	session *pgxpool.Conn
+	pid     int32
+}
+
+// Open migrates the ledger and takes the session connection.
+func Open(ctx context.Context, pool *pgxpool.Pool) (*Ledger, error) {
+	if err := Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	var pid int32
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	host, _ := os.Hostname()
+	return &Ledger{Pool: pool, session: conn, pid: pid, Owner: fmt.Sprintf("%s:%d:%d", host, os.Getpid(), pid)}, nil
+}
+
+// Close releases the session connection.
+func (l *Ledger) Close() {
+	if l.session != nil {
+		l.session.Release()
+		l.session = nil
+	}
+}
+
+// ErrIncompatibleRun says another run of the same plan, made from a
+// different version of the plan file, is still in progress.
+type ErrIncompatibleRun struct {
+	RunID   int64
+	Started time.Time
+}
+
+func (e *ErrIncompatibleRun) Error() string {
+	return fmt.Sprintf("run %d of this plan (started %s) is still in progress with a different version of the plan; "+
+		"finish it with the plan it started with, or abandon it with `transit run --abandon`", e.RunID, e.Started.Format(time.RFC3339))
+}
+
+// ErrLeaseLost says a chunk's lease moved to another worker (or its
+// position moved) since this worker leased it; the worker must drop it.
+var ErrLeaseLost = errors.New("chunk lease lost to another worker")
+
+// EntityPlan is what a new run does for one entity.
+type EntityPlan struct {
+	Entity      string
+	Mode        string // backfill | catchup
+	Fresh       bool   // target was empty when the run was planned
+	VersionFrom any    // catch-up lower bound (inclusive)
+	Rows        int64  // rows planned (exact for backfill)
+	Chunks      []Bounds
+}
+
+// Bounds is a chunk's key range (Lo, Hi]; nil = open.
+type Bounds struct{ Lo, Hi record.Key }
+
+// Run is a run this process takes part in.
+type Run struct {
+	ID       int64
+	Plan     string
+	Joined   bool // true when the run already existed
+	Started  time.Time
+	Entities map[string]*RunEntity
+}
+
+// RunEntity is a run's state of one entity.
+type RunEntity struct {
+	Entity      string
+	Mode        string
+	Fresh       bool
+	VersionFrom any
+	Rows        int64
+}
+
+func planLock(plan string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("transit-plan:" + plan))
+	return int64(h.Sum64())
+}
+
+// StartOrJoin joins the active run of plan when one exists with the same
+// hash, or creates a new one from build's entity plans. It holds an
+// advisory lock on the plan name while it looks and builds, so processes
+// started together agree on one run.
+func (l *Ledger) StartOrJoin(ctx context.Context, plan, hash string, until *time.Time, build func(ctx context.Context) ([]EntityPlan, error)) (*Run, error) {
+	var run *Run
+	err := pgx.BeginFunc(ctx, l.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", planLock(plan)); err != nil {
+			return err
+		}
+		var id int64
+		var h string
+		var started time.Time
+		err := tx.QueryRow(ctx, "SELECT id, plan_hash, started_at FROM transit.runs WHERE plan = $1 AND status = 'running'", plan).Scan(&id, &h, &started)
+		switch {
+		case err == nil:
+			if h != hash {
+				return &ErrIncompatibleRun{RunID: id, Started: started}
+			}
+			run = &Run{ID: id, Plan: plan, Joined: true, Started: started}
+			return nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		eps, err := build(ctx)
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, "INSERT INTO transit.runs (plan, plan_hash, until_ts) VALUES ($1, $2, $3) RETURNING id, started_at",
+			plan, hash, until).Scan(&id, &started); err != nil {
+			return err
+		}
+		run = &Run{ID: id, Plan: plan, Started: started}
+		for _, ep := range eps {
+			from, err := encodeValue(ep.VersionFrom)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO transit.run_entities (run_id, entity, mode, fresh, version_from, rows_planned)
+				VALUES ($1, $2, $3, $4, $5, $6)`, id, ep.Entity, ep.Mode, ep.Fresh, from, ep.Rows); err != nil {
+				return err
+			}
+			rows := make([][]any, len(ep.Chunks))
+			for i, c := range ep.Chunks {
+				lo, err := encodeKey(c.Lo)
+				if err != nil {
+					return err
+				}
+				hi, err := encodeKey(c.Hi)
+				if err != nil {
+					return err
+				}
+				rows[i] = []any{id, ep.Entity, i, lo, hi}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"transit", "chunks"}, []string{"run_id", "entity", "chunk_no", "lo", "hi"}, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var inc *ErrIncompatibleRun
+		if errors.As(err, &inc) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("ledger: start run: %w", err)
+	}
+	ents, err := l.runEntities(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	run.Entities = ents
+	return run, nil
+}
+
+func (l *Ledger) runEntities(ctx context.Context, runID int64) (map[string]*RunEntity, error) {
+	rows, err := l.Pool.Query(ctx, "SELECT entity, mode, fresh, version_from, rows_planned FROM transit.run_entities WHERE run_id = $1", runID)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*RunEntity{}
+	for rows.Next() {
+		var e RunEntity
+		var from []byte
+		if err := rows.Scan(&e.Entity, &e.Mode, &e.Fresh, &from, &e.Rows); err != nil {
+			return nil, err
+		}
+		if e.VersionFrom, err = decodeValue(from); err != nil {
+			return nil, err
+		}
+		out[e.Entity] = &e
+	}
+	return out, rows.Err()
+}
+
+// Abandon marks the active run of plan failed so the next run starts anew.
+func (l *Ledger) Abandon(ctx context.Context, plan string) (int64, error) {
+	var id int64
+	err := l.Pool.QueryRow(ctx, `UPDATE transit.runs SET status = 'failed', finished_at = now(), error = 'abandoned'
+		WHERE plan = $1 AND status = 'running' RETURNING id`, plan).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+// Chunk is a leased chunk.
+type Chunk struct {
+	RunID      int64
+	Entity     string
+	No         int
+	Lo, Hi     record.Key
+	Position   record.Key // last key written; nil = none
+	MaxVersion any
+	Attempts   int
+	posJSON    []byte
+}
+
+// Lease takes one pending chunk of the run whose lease is free, expired, or
+// held by a session that no longer exists. It returns nil when none is.
+func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration) (*Chunk, error) {
+	var c Chunk
+	var lo, hi, pos, mv []byte
+	err := l.Pool.QueryRow(ctx, `UPDATE transit.chunks c
+		SET lease_owner = $2, lease_pid = $3, lease_until = now() + $4 * interval '1 millisecond', attempts = attempts + 1
+		WHERE (c.run_id, c.entity, c.chunk_no) = (
+			SELECT k.run_id, k.entity, k.chunk_no FROM transit.chunks k
+			WHERE k.run_id = $1 AND k.status = 'pending'
+			  AND (k.lease_owner IS NULL OR k.lease_until < now()
+			       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = k.lease_pid))
+			ORDER BY k.chunk_no, k.entity
+			LIMIT 1 FOR UPDATE SKIP LOCKED)
+		RETURNING c.run_id, c.entity, c.chunk_no, c.lo, c.hi, c.position, c.max_version, c.attempts`,
+		runID, l.Owner, l.pid, ttl.Milliseconds()).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: lease: %w", err)
+	}
+	if c.Lo, err = record.DecodeKey(lo); err != nil {
+		return nil, err
+	}
+	if c.Hi, err = record.DecodeKey(hi); err != nil {
+		return nil, err
+	}
+	if c.Position, err = record.DecodeKey(pos); err != nil {
+		return nil, err
+	}
+	if c.MaxVersion, err = decodeValue(mv); err != nil {
+		return nil, err
+	}
+	c.posJSON = pos
+	return &c, nil
+}
+
+// RejectRow is one refused row to record.
+type RejectRow struct {
+	Key     record.Key
+	Reason  string
+	Payload map[string]any
+}
+
+// Progress is what one batch did to a chunk.
+type Progress struct {
+	Position   record.Key
+	Read       int
+	Written    int
+	Rejects    []RejectRow
+	MaxVersion any // the chunk's max version so far (nil = none)
+}
+
+// Advance records a written batch: it moves the chunk's position from the
+// one this worker last saw to p.Position, adds the counts and records the
+// rejects, all in tx (the transaction that wrote the data, when the sink is
+// this database) or in a transaction of its own when tx is nil. The update
+// only happens while this worker still holds the lease and the position is
+// where it left it; otherwise it returns ErrLeaseLost and tx must roll back.
+func (l *Ledger) Advance(ctx context.Context, tx pgx.Tx, c *Chunk, p Progress, ttl time.Duration) error {
+	if tx == nil {
+		return pgx.BeginFunc(ctx, l.Pool, func(tx pgx.Tx) error { return l.Advance(ctx, tx, c, p, ttl) })
+	}
+	pos, err := encodeKey(p.Position)
+	if err != nil {
+		return err
+	}
+	mv, err := encodeValue(p.MaxVersion)
+	if err != nil {
+		return err
+	}
+	prev := c.posJSON
+	tag, err := tx.Exec(ctx, `UPDATE transit.chunks SET position = $5, rows_read = rows_read + $6, rows_written = rows_written + $7,
+			rows_rejected = rows_rejected + $8, batches = batches + 1, max_version = $9,
+			lease_until = now() + $10 * interval '1 millisecond'
+		WHERE run_id = $1 AND entity = $2 AND chunk_no = $3 AND position IS NOT DISTINCT FROM $4::jsonb
+		  AND lease_owner = $11 AND status = 'pending'`,
+		c.RunID, c.Entity, c.No, nullJSON(prev), pos, p.Read, p.Written, len(p.Rejects), mv, ttl.Milliseconds(), l.Owner)
+	if err != nil {
+		return fmt.Errorf("ledger: advance chunk %d of %s: %w", c.No, c.Entity, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrLeaseLost
+	}
+	for _, r := range p.Rejects {
+		k, err := encodeKey(r.Key)
+		if err != nil {
+			return err
+		}
+		payload, err := json.Marshal(r.Payload)
+		if err != nil {
+			payload = []byte(`{"error":"payload not encodable"}`)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO transit.rejects (run_id, entity, key, reason, payload) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (run_id, entity, key) DO UPDATE SET reason = EXCLUDED.reason, payload = EXCLUDED.payload`,
+			c.RunID, c.Entity, k, r.Reason, payload); err != nil {
+			return fmt.Errorf("ledger: record reject: %w", err)
+		}
+	}
+	return nil
+}
+
+// Advanced tells c that the transaction holding an Advance committed.
+func (c *Chunk) Advanced(p Progress) {
+	c.Position = p.Position
+	c.MaxVersion = p.MaxVersion
+	c.posJSON, _ = encodeKey(p.Position)
+	if string(c.posJSON) == "null" {
+		c.posJSON = nil
+	}
+}
+
+// Complete marks c done.
+func (l *Ledger) Complete(ctx context.Context, c *Chunk) error {
+	tag, err := l.Pool.Exec(ctx, `UPDATE transit.chunks SET status = 'done', done_by = $4, done_at = now(), lease_owner = NULL, lease_pid = NULL, lease_until = NULL
+		WHERE run_id = $1 AND entity = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'pending'`, c.RunID, c.Entity, c.No, l.Owner)
+	if err != nil {
+		return fmt.Errorf("ledger: complete chunk: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// Release gives c's lease back (on shutdown) so another worker can take it
+// at once.
+func (l *Ledger) Release(ctx context.Context, c *Chunk) error {
+	_, err := l.Pool.Exec(ctx, `UPDATE transit.chunks SET lease_owner = NULL, lease_pid = NULL, lease_until = NULL
+		WHERE run_id = $1 AND entity = $2 AND chunk_no = $3 AND lease_owner = $4`, c.RunID, c.Entity, c.No, l.Owner)
+	return err
+}
+
+// Status counts a run's chunks.
+type Status struct {
+	Pending, Leased, Done int
+	RunStatus             string
+}
+
+// RunStatus reports how far a run is.
+func (l *Ledger) RunStatus(ctx context.Context, runID int64) (Status, error) {
+	var s Status
+	err := l.Pool.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE status = 'pending'),
+			count(*) FILTER (WHERE status = 'pending' AND lease_owner IS NOT NULL AND lease_until >= now()
+				AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.lease_pid)),
+			count(*) FILTER (WHERE status = 'done'),
+			(SELECT status FROM transit.runs WHERE id = $1)
+		FROM transit.chunks c WHERE run_id = $1`, runID).Scan(&s.Pending, &s.Leased, &s.Done, &s.RunStatus)
+	if err != nil {
+		return s, fmt.Errorf("ledger: run status: %w", err)
+	}
+	return s, nil
+}
+
+// EntityDone reports whether every chunk of entity in the run is done.
+func (l *Ledger) EntityDone(ctx context.Context, runID int64, entity string) (bool, error) {
+	var pending bool
+	err := l.Pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM transit.chunks WHERE run_id = $1 AND entity = $2 AND status = 'pending')", runID, entity).Scan(&pending)
+	return !pending, err
+}
+
+// ClaimIndexes marks entity's indexes as being built by this process and
+// reports whether it won the claim (only when all its chunks are done).
+func (l *Ledger) ClaimIndexes(ctx context.Context, runID int64, entity string) (bool, error) {
+	tag, err := l.Pool.Exec(ctx, `UPDATE transit.run_entities SET indexes_done = true
+		WHERE run_id = $1 AND entity = $2 AND NOT indexes_done
+		  AND NOT EXISTS (SELECT 1 FROM transit.chunks WHERE run_id = $1 AND entity = $2 AND status = 'pending')`, runID, entity)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// TryFinishLock takes the session advisory lock that lets one process run
+// a run's final steps. The caller must call the returned unlock.
+func (l *Ledger) TryFinishLock(ctx context.Context, plan string) (bool, func(), error) {
+	var ok bool
+	key := planLock(plan) ^ 0x5a5a
+	if err := l.session.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+		return false, func() {}, err
+	}
+	if !ok {
+		return false, func() {}, nil
+	}
+	return true, func() {
+		l.session.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck
+	}, nil
+}
+
+// ChunkTotals sums a run's chunk counters per entity.
+type ChunkTotals struct {
+	Entity                  string
+	Chunks, Done            int
+	Read, Written, Rejected int64
+	Batches                 int64
+	MaxVersion              any
+}
+
+// Totals returns per-entity counters of a run.
+func (l *Ledger) Totals(ctx context.Context, runID int64) (map[string]*ChunkTotals, error) {
+	rows, err := l.Pool.Query(ctx, `SELECT entity, count(*), count(*) FILTER (WHERE status = 'done'),
+			sum(rows_read), sum(rows_written), sum(rows_rejected), sum(batches)
+		FROM transit.chunks WHERE run_id = $1 GROUP BY entity`, runID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*ChunkTotals{}
+	for rows.Next() {
+		var t ChunkTotals
+		if err := rows.Scan(&t.Entity, &t.Chunks, &t.Done, &t.Read, &t.Written, &t.Rejected, &t.Batches); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[t.Entity] = &t
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// max_version per entity, compared in Go (values are typed JSON).
+	vrows, err := l.Pool.Query(ctx, "SELECT entity, max_version FROM transit.chunks WHERE run_id = $1 AND max_version IS NOT NULL", runID)
+	if err != nil {
+		return nil, err
+	}
+	defer vrows.Close()
+	for vrows.Next() {
+		var e string
+		var b []byte
+		if err := vrows.Scan(&e, &b); err != nil {
+			return nil, err
+		}
+		v, err := decodeValue(b)
+		if err != nil {
+			return nil, err
+		}
+		if t := out[e]; t != nil && (t.MaxVersion == nil || record.Compare(v, t.MaxVersion) > 0) {
+			t.MaxVersion = v
+		}
+	}
+	return out, vrows.Err()
+}
+
+// Rejects returns up to limit rejects of entity in run, oldest first.
+func (l *Ledger) Rejects(ctx context.Context, runID int64, entity string, limit int) ([]RejectRow, int64, error) {
+	var total int64
+	if err := l.Pool.QueryRow(ctx, "SELECT count(*) FROM transit.rejects WHERE run_id = $1 AND entity = $2", runID, entity).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := l.Pool.Query(ctx, "SELECT key, reason FROM transit.rejects WHERE run_id = $1 AND entity = $2 ORDER BY id LIMIT $3", runID, entity, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []RejectRow
+	for rows.Next() {
+		var k []byte
+		var r RejectRow
+		if err := rows.Scan(&k, &r.Reason); err != nil {
+			return nil, 0, err
+		}
+		r.Key, _ = record.DecodeKey(k)
+		out = append(out, r)
+	}
+	return out, total, rows.Err()
+}
+
+// Watermark returns the saved catch-up watermark of entity, or nil.
+func (l *Ledger) Watermark(ctx context.Context, plan, entity string) (any, error) {
+	var b []byte
+	err := l.Pool.QueryRow(ctx, "SELECT watermark FROM transit.checkpoints WHERE plan = $1 AND entity = $2", plan, entity).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeValue(b)
+}
+
+// FinishRun saves the watermarks and marks the run done, in one transaction.
+func (l *Ledger) FinishRun(ctx context.Context, runID int64, plan string, watermarks map[string]any) error {
+	return pgx.BeginFunc(ctx, l.Pool, func(tx pgx.Tx) error {
+		for e, v := range watermarks {
+			b, err := encodeValue(v)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO transit.checkpoints (plan, entity, watermark, run_id) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (plan, entity) DO UPDATE SET watermark = EXCLUDED.watermark, run_id = EXCLUDED.run_id, updated_at = now()`,
+				plan, e, b, runID); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, "UPDATE transit.runs SET status = 'done', finished_at = now() WHERE id = $1 AND status = 'running'", runID)
+		return err
+	})
+}
+
+// FailRun marks the run failed with a reason; the next run starts anew.
+func (l *Ledger) FailRun(ctx context.Context, runID int64, reason string) error {
+	_, err := l.Pool.Exec(ctx, "UPDATE transit.runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status = 'running'", runID, reason)
+	return err
+}
+
+func encodeKey(k record.Key) ([]byte, error) {
+	if k == nil {
+		return nil, nil
+	}
+	return record.EncodeKey(k)
+}
+
+func encodeValue(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return record.EncodeKey(record.Key{v})
+}
+
+func decodeValue(b []byte) (any, error) {
+	k, err := record.DecodeKey(b)
+	if err != nil || len(k) == 0 {
+		return nil, err
+	}
+	return k[0], nil
+}
+
+func nullJSON(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
