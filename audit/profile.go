@@ -1,0 +1,390 @@
+package audit
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/transitdb/transit/record"
+)
+
+// ColumnProfile describes the values of one column.
+type ColumnProfile struct {
+	Name         string  `json:"name"`
+	Type         string  `json:"type"`
+	Native       string  `json:"native,omitempty"`
+	Nulls        int64   `json:"nulls"`
+	NullFraction float64 `json:"null_fraction"`
+	Empty        int64   `json:"empty"`
+	Distinct     int64   `json:"distinct"`
+	// DistinctEstimated says Distinct is a HyperLogLog estimate.
+	DistinctEstimated bool       `json:"distinct_estimated"`
+	Min               *string    `json:"min"`
+	Max               *string    `json:"max"`
+	Top               []TopValue `json:"top"`
+	// TopApproximate says the top values and counts are Misra–Gries
+	// estimates (lower bounds) over a column with many distinct values.
+	TopApproximate bool       `json:"top_approximate"`
+	Lengths        *Lengths   `json:"lengths,omitempty"`
+	Histogram      *Histogram `json:"histogram,omitempty"`
+	Semantic       *Semantic  `json:"semantic,omitempty"`
+	// Invalid counts values the source could not represent, by reason.
+	Invalid     map[string]int64 `json:"invalid,omitempty"`
+	InvalidUTF8 int64            `json:"invalid_utf8"`
+	Whitespace  int64            `json:"whitespace"`
+	// CaseVariants counts distinct values that another distinct value equals
+	// but for letter case; -1 = unknown (too many distinct values).
+	CaseVariants int64      `json:"case_variants"`
+	CaseExamples [][]string `json:"case_examples,omitempty"`
+}
+
+// TopValue is one of the most common values.
+type TopValue struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// Lengths is the distribution of text lengths in characters.
+type Lengths struct {
+	Min     int64   `json:"min"`
+	Max     int64   `json:"max"`
+	Avg     float64 `json:"avg"`
+	Buckets []Bin   `json:"buckets"`
+}
+
+// Histogram is the distribution of a numeric or date column.
+type Histogram struct {
+	// Approximate says the counts come from a uniform reservoir sample of
+	// the values, scaled to the column's count.
+	Approximate bool  `json:"approximate"`
+	Bins        []Bin `json:"bins"`
+}
+
+// Bin is one bar of a histogram: values in [Lo, Hi] (Hi exclusive but for the last).
+type Bin struct {
+	Lo    string `json:"lo"`
+	Hi    string `json:"hi"`
+	Count int64  `json:"count"`
+}
+
+// Semantic is what a text column really holds.
+type Semantic struct {
+	Type     string  `json:"type"`             // integer, decimal, date, datetime, email, uuid, json, boolean, text
+	Format   string  `json:"format,omitempty"` // Go time layout for date and datetime
+	Fraction float64 `json:"fraction"`         // of the non-empty values that match
+}
+
+const (
+	reservoirSize = 10000
+	histBins      = 20
+	ssCapacity    = 1024
+	caseExamples  = 5
+)
+
+type colProf struct {
+	col  *record.Column
+	opts *Options
+	text bool // text-like: lengths, semantic type, whitespace, case
+	hist bool // numeric or date: histogram
+
+	nulls, empty, nonNull int64
+	min, max              any
+	exact                 map[string]int64 // nil once past ExactDistinct
+	hll                   *hll
+	ss                    *heavyHitters
+	invalid               map[string]int64
+	invalidUTF8           int64
+	whitespace            int64
+	lenMin, lenMax        int64
+	lenSum                int64
+	lenBuckets            [14]int64 // 0, 1, 2-3, 4-7, ... , 4096+
+	res                   []float64
+	resSeen               int64
+	rng                   *rand.Rand
+	sem                   *semDetector
+}
+
+func newColProf(c *record.Column, opts *Options) *colProf {
+	p := &colProf{col: c, opts: opts, exact: map[string]int64{}, lenMin: -1}
+	switch c.Type {
+	case record.Text, record.Enum, record.Set, record.UUID, record.JSON:
+		p.text = true
+		if c.Type == record.Text {
+			p.sem = newSemDetector()
+		}
+	case record.Int, record.Uint, record.Float, record.Decimal, record.Date, record.Timestamp, record.TimestampTZ, record.Year:
+		p.hist = true
+		p.rng = rand.New(rand.NewPCG(1, 2))
+	}
+	return p
+}
+
+func (p *colProf) observe(v any) {
+	if v == nil {
+		p.nulls++
+		return
+	}
+	if inv, ok := v.(record.Invalid); ok {
+		if p.invalid == nil {
+			p.invalid = map[string]int64{}
+		}
+		p.invalid[inv.Reason]++
+		if strings.Contains(strings.ToLower(inv.Reason), "utf-8") {
+			p.invalidUTF8++
+		}
+		return
+	}
+	p.nonNull++
+	s := valueText(v, p.col.Type)
+	if p.min == nil {
+		p.min, p.max = v, v
+	} else {
+		if c, ok := compare(v, p.min, p.col.Type); ok && c < 0 {
+			p.min = v
+		}
+		if c, ok := compare(v, p.max, p.col.Type); ok && c > 0 {
+			p.max = v
+		}
+	}
+	if p.exact != nil {
+		p.exact[s]++
+		if len(p.exact) > p.opts.ExactDistinct {
+			p.toEstimates()
+		}
+	} else {
+		p.hll.add(hash64(s))
+		p.ss.add(s, 1)
+	}
+	if str, ok := v.(string); ok {
+		if str == "" {
+			p.empty++
+		}
+		if !utf8.ValidString(str) {
+			p.invalidUTF8++
+		}
+		if p.text {
+			n := int64(utf8.RuneCountInString(str))
+			if p.lenMin < 0 || n < p.lenMin {
+				p.lenMin = n
+			}
+			if n > p.lenMax {
+				p.lenMax = n
+			}
+			p.lenSum += n
+			p.lenBuckets[lenBucket(n)]++
+			if str != "" {
+				first, _ := utf8.DecodeRuneInString(str)
+				last, _ := utf8.DecodeLastRuneInString(str)
+				if unicode.IsSpace(first) || unicode.IsSpace(last) {
+					p.whitespace++
+				}
+			}
+			if p.sem != nil {
+				p.sem.observe(str)
+			}
+		}
+	}
+	if p.hist {
+		if f, ok := number(v); ok {
+			p.resSeen++
+			if len(p.res) < reservoirSize {
+				p.res = append(p.res, f)
+			} else if j := p.rng.Int64N(p.resSeen); j < reservoirSize {
+				p.res[j] = f
+			}
+		}
+	}
+}
+
+func lenBucket(n int64) int {
+	if n == 0 {
+		return 0
+	}
+	b := 1
+	for n > 1 && b < 13 {
+		n >>= 1
+		b++
+	}
+	return b
+}
+
+func lenBucketRange(b int) (lo, hi int64) {
+	if b == 0 {
+		return 0, 0
+	}
+	lo = 1 << (b - 1)
+	if b == 13 {
+		return lo, -1
+	}
+	return lo, lo*2 - 1
+}
+
+// toEstimates switches from exact counting to HyperLogLog and Misra–Gries.
+func (p *colProf) toEstimates() {
+	p.hll = &hll{}
+	p.ss = newHeavyHitters(ssCapacity)
+	top := topOf(p.exact, ssCapacity)
+	for s := range p.exact {
+		p.hll.add(hash64(s))
+	}
+	for _, t := range top {
+		p.ss.add(t.Value, t.Count)
+	}
+	p.exact = nil
+}
+
+func topOf(m map[string]int64, n int) []TopValue {
+	out := make([]TopValue, 0, len(m))
+	for v, c := range m {
+		out = append(out, TopValue{v, c})
+	}
+	sortTop(out)
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+func sortTop(t []TopValue) {
+	sort.Slice(t, func(i, j int) bool {
+		if t[i].Count != t[j].Count {
+			return t[i].Count > t[j].Count
+		}
+		return t[i].Value < t[j].Value
+	})
+}
+
+func round4(f float64) float64 { return math.Round(f*10000) / 10000 }
+
+func (p *colProf) profile(rows int64) ColumnProfile {
+	c := ColumnProfile{
+		Name: p.col.Name, Type: p.col.Type.String(), Native: p.col.Native,
+		Nulls: p.nulls, Empty: p.empty, Invalid: p.invalid, InvalidUTF8: p.invalidUTF8,
+		Whitespace: p.whitespace, Top: []TopValue{},
+	}
+	if rows > 0 {
+		c.NullFraction = round4(float64(p.nulls) / float64(rows))
+	}
+	if p.min != nil {
+		lo, hi := valueText(p.min, p.col.Type), valueText(p.max, p.col.Type)
+		c.Min, c.Max = &lo, &hi
+	}
+	if p.exact != nil {
+		c.Distinct = int64(len(p.exact))
+		c.Top = topOf(p.exact, p.opts.TopN)
+		if p.text {
+			c.CaseVariants, c.CaseExamples = caseVariants(p.exact)
+		}
+	} else {
+		c.Distinct = p.hll.estimate()
+		c.DistinctEstimated = true
+		top := topOf(p.ss.counts, p.opts.TopN)
+		c.Top, c.TopApproximate = top, true
+		if p.text {
+			c.CaseVariants = -1
+		}
+	}
+	if p.text && p.nonNull > 0 {
+		l := &Lengths{Min: p.lenMin, Max: p.lenMax, Avg: round4(float64(p.lenSum) / float64(p.nonNull)), Buckets: []Bin{}}
+		for b, n := range p.lenBuckets {
+			if n == 0 {
+				continue
+			}
+			lo, hi := lenBucketRange(b)
+			bin := Bin{Lo: itoa(lo), Count: n}
+			if hi >= 0 {
+				bin.Hi = itoa(hi)
+			}
+			l.Buckets = append(l.Buckets, bin)
+		}
+		c.Lengths = l
+	}
+	if p.hist && len(p.res) > 0 {
+		c.Histogram = p.histogram()
+	}
+	if p.sem != nil {
+		c.Semantic = p.sem.result()
+	}
+	return c
+}
+
+// caseVariants counts distinct values that differ from another only by case.
+func caseVariants(m map[string]int64) (int64, [][]string) {
+	groups := map[string][]string{}
+	for v := range m {
+		l := strings.ToLower(v)
+		groups[l] = append(groups[l], v)
+	}
+	var n int64
+	var ex [][]string
+	for _, g := range groups {
+		if len(g) > 1 {
+			n += int64(len(g))
+			sort.Strings(g)
+			ex = append(ex, g)
+		}
+	}
+	sort.Slice(ex, func(i, j int) bool { return ex[i][0] < ex[j][0] })
+	if len(ex) > caseExamples {
+		ex = ex[:caseExamples]
+	}
+	return n, ex
+}
+
+func (p *colProf) histogram() *Histogram {
+	lo, _ := number(p.min)
+	hi, _ := number(p.max)
+	h := &Histogram{Approximate: p.resSeen > int64(len(p.res))}
+	if hi < lo {
+		lo, hi = hi, lo
+	}
+	n := histBins
+	width := (hi - lo) / float64(n)
+	integral := p.col.Type == record.Int || p.col.Type == record.Uint || p.col.Type == record.Year
+	if integral && hi-lo+1 < float64(n) {
+		n = int(hi-lo) + 1
+		width = 1
+	}
+	if width == 0 {
+		n, width = 1, 1
+	}
+	counts := make([]float64, n)
+	for _, f := range p.res {
+		i := int((f - lo) / width)
+		if i >= n {
+			i = n - 1
+		}
+		if i < 0 {
+			i = 0
+		}
+		counts[i]++
+	}
+	scale := float64(p.resSeen) / float64(len(p.res))
+	for i := 0; i < n; i++ {
+		a, b := lo+float64(i)*width, lo+float64(i+1)*width
+		if integral && width == 1 {
+			b = a
+		}
+		if i == n-1 && !(integral && width == 1) {
+			b = hi
+		}
+		h.Bins = append(h.Bins, Bin{Lo: p.binText(a), Hi: p.binText(b), Count: int64(math.Round(counts[i] * scale))})
+	}
+	return h
+}
+
+func (p *colProf) binText(f float64) string {
+	switch p.col.Type {
+	case record.Date:
+		return time.Unix(int64(f), 0).UTC().Format("2006-01-02")
+	case record.Timestamp, record.TimestampTZ:
+		return time.Unix(int64(f), 0).UTC().Format("2006-01-02 15:04:05")
+	case record.Int, record.Uint, record.Year:
+		return itoa(int64(math.Round(f)))
+	}
+	return formatFloat(f)
+}
