@@ -9,6 +9,41 @@ package plan
 
 import "time"
 
+// Naming values.
+const (
+	NamingKeep      = "keep"       // target names equal source names
+	NamingSnakeCase = "snake_case" // InvoiceLine -> invoice_line
+	NamingLower     = "lower"      // InvoiceLine -> invoiceline
+)
+
+// Check severities.
+const (
+	SeverityError = "error" // a failed check fails the audit (exit code 1)
+	SeverityWarn  = "warn"  // a failed check is reported only
+)
+
+// Check kinds.
+const (
+	CheckNotNull         = "not_null"
+	CheckUnique          = "unique"
+	CheckReferences      = "references"
+	CheckPattern         = "pattern"
+	CheckRange           = "range"
+	CheckAcceptedValues  = "accepted_values"
+	CheckMaxNullFraction = "max_null_fraction"
+	CheckRowCount        = "row_count"
+	CheckFreshness       = "freshness"
+	CheckSQL             = "sql"
+)
+
+// Defaults filled in by Parse.
+const (
+	DefaultBatchSize = 5000
+	DefaultLag       = 5 * time.Second
+	DefaultSchema    = "public"
+	DefaultDelimiter = ","
+)
+
 // Pos is a position in the plan file.
 type Pos struct {
 	File   string
@@ -19,16 +54,18 @@ type Pos struct {
 // Plan is a parsed, interpolated and statically validated plan.
 // Wildcards in Tables are expanded later, against the live stores.
 type Plan struct {
-	Version  int
-	Name     string
+	Version  int    // format version; required, always 1
+	Name     string // required
 	Naming   string // keep | snake_case | lower (default keep)
 	Stores   []*Store
-	Ledger   string // store name; default: the first postgres store
+	Ledger   string // store name; default: the first postgres store ("" if none and nothing is written)
 	Tables   []*TableRule
-	Entities []*Entity
+	Entities []*Entity // explicit entities in file order; `transit plan show` appends expanded ones
 	Pos      Pos
 	// Source is the file the plan came from; Hash is a digest of its
-	// interpolated content, used to tell plan versions apart.
+	// interpolated content, used to tell plan versions apart: the sha256
+	// (hex) of the canonical WriteYAML output at parse time, so comments,
+	// layout and passwords in URLs do not change it; other content does.
 	Source string
 	Hash   string
 }
@@ -83,6 +120,12 @@ type Entity struct {
 	Pos         Pos
 	// FromRule is set when the entity came from a tables: wildcard.
 	FromRule *TableRule
+	// Overrides is set when an explicit entity reads a source table that a
+	// tables: rule also covers. The entity wins: wildcard expansion must
+	// skip that table (see Plan.EntityFor), and settings the entity leaves
+	// out (to, batch_size, max_rejects, create, indexes, foreign_keys) are
+	// taken from the rule. Nil otherwise.
+	Overrides *TableRule
 }
 
 // ColumnRule overrides one source column's route.
