@@ -75,6 +75,7 @@ type EntityPlan struct {
 	Mode        string // backfill | catchup
 	Fresh       bool   // target was empty when the run was planned
 	VersionFrom any    // catch-up lower bound (inclusive)
+	StartMax    any    // backfill: the highest version when the run was planned
 	Rows        int64  // rows planned (exact for backfill)
 	Chunks      []Bounds
 }
@@ -97,6 +98,7 @@ type RunEntity struct {
 	Mode        string
 	Fresh       bool
 	VersionFrom any
+	StartMax    any
 	Rows        int64
 }
 
@@ -144,8 +146,12 @@ func (l *Ledger) StartOrJoin(ctx context.Context, plan, hash string, until *time
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO transit.run_entities (run_id, entity, mode, fresh, version_from, rows_planned)
-				VALUES ($1, $2, $3, $4, $5, $6)`, id, ep.Entity, ep.Mode, ep.Fresh, from, ep.Rows); err != nil {
+			smax, err := encodeValue(ep.StartMax)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO transit.run_entities (run_id, entity, mode, fresh, version_from, start_max, rows_planned)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, ep.Entity, ep.Mode, ep.Fresh, from, smax, ep.Rows); err != nil {
 				return err
 			}
 			rows := make([][]any, len(ep.Chunks))
@@ -182,7 +188,7 @@ func (l *Ledger) StartOrJoin(ctx context.Context, plan, hash string, until *time
 }
 
 func (l *Ledger) runEntities(ctx context.Context, runID int64) (map[string]*RunEntity, error) {
-	rows, err := l.Pool.Query(ctx, "SELECT entity, mode, fresh, version_from, rows_planned FROM transit.run_entities WHERE run_id = $1", runID)
+	rows, err := l.Pool.Query(ctx, "SELECT entity, mode, fresh, version_from, start_max, rows_planned FROM transit.run_entities WHERE run_id = $1", runID)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
@@ -190,11 +196,14 @@ func (l *Ledger) runEntities(ctx context.Context, runID int64) (map[string]*RunE
 	out := map[string]*RunEntity{}
 	for rows.Next() {
 		var e RunEntity
-		var from []byte
-		if err := rows.Scan(&e.Entity, &e.Mode, &e.Fresh, &from, &e.Rows); err != nil {
+		var from, smax []byte
+		if err := rows.Scan(&e.Entity, &e.Mode, &e.Fresh, &from, &smax, &e.Rows); err != nil {
 			return nil, err
 		}
 		if e.VersionFrom, err = decodeValue(from); err != nil {
+			return nil, err
+		}
+		if e.StartMax, err = decodeValue(smax); err != nil {
 			return nil, err
 		}
 		out[e.Entity] = &e

@@ -55,6 +55,7 @@ type EntityProgress struct {
 // all processes together).
 type EntityResult struct {
 	Name       string
+	Target     string // store.table
 	Mode       string
 	Planned    int64
 	Read       int64
@@ -248,11 +249,11 @@ func (r *runner) planRun(ctx context.Context) ([]ledger.EntityPlan, error) {
 			}
 		}
 		ep.Fresh = empty && r.opts.SameDB(es.Spec.ToStore)
-		chunks, rows, err := r.cutChunks(ctx, es)
+		chunks, rows, smax, err := r.cutChunks(ctx, es)
 		if err != nil {
 			return nil, fmt.Errorf("plan chunks of %s: %w", es.Name, err)
 		}
-		ep.Chunks, ep.Rows = chunks, rows
+		ep.Chunks, ep.Rows, ep.StartMax = chunks, rows, smax
 		out = append(out, ep)
 	}
 	return out, nil
@@ -267,9 +268,11 @@ func lagged(wm any, lag time.Duration) any {
 	return wm
 }
 
-// cutChunks scans the key columns once (an index-only read on SQL stores)
-// and cuts the key space every ChunkRows rows.
-func (r *runner) cutChunks(ctx context.Context, es *entityState) ([]ledger.Bounds, int64, error) {
+// cutChunks scans the key columns once (with the version column, if any)
+// and cuts the key space every ChunkRows rows. It also returns the highest
+// version seen: the catch-up watermark this backfill will leave, since any
+// row changed after this scan gets a newer version.
+func (r *runner) cutChunks(ctx context.Context, es *entityState) ([]ledger.Bounds, int64, any, error) {
 	per := r.opts.ChunkRows
 	if per <= 0 {
 		per = 20 * es.Spec.BatchSize
@@ -280,12 +283,25 @@ func (r *runner) cutChunks(ctx context.Context, es *entityState) ([]ledger.Bound
 	var bounds []ledger.Bounds
 	var lo record.Key
 	var n int64
-	q := sources.Query{Table: es.Spec.FromTable, Columns: es.Key, OrderBy: es.Key, BatchSize: 10_000}
+	var smax any
+	cols := es.Key
+	if es.Version != "" {
+		cols = append(append([]string(nil), es.Key...), es.Version)
+	}
+	nk := len(es.Key)
+	q := sources.Query{Table: es.Spec.FromTable, Columns: cols, OrderBy: es.Key, BatchSize: 10_000}
 	err := es.Source.Scan(ctx, q, func(b *record.Batch) error {
 		for _, row := range b.Rows {
 			n++
+			if es.Version != "" {
+				if v := row[nk]; v != nil && (smax == nil || record.Compare(v, smax) > 0) {
+					if _, bad := v.(record.Invalid); !bad {
+						smax = v
+					}
+				}
+			}
 			if n%int64(per) == 0 {
-				hi := append(record.Key(nil), row...)
+				hi := append(record.Key(nil), row[:nk]...)
 				bounds = append(bounds, ledger.Bounds{Lo: lo, Hi: hi})
 				lo = hi
 			}
@@ -293,10 +309,10 @@ func (r *runner) cutChunks(ctx context.Context, es *entityState) ([]ledger.Bound
 		return nil
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	bounds = append(bounds, ledger.Bounds{Lo: lo})
-	return bounds, n, nil
+	return bounds, n, smax, nil
 }
 
 func (r *runner) workers() error {
@@ -660,9 +676,19 @@ func (r *runner) finish() error {
 		if es.Version == "" {
 			continue
 		}
-		t := totals[es.Name]
+		// A backfill leaves the highest version of its planning scan: a
+		// row changed behind its cursor has a newer one, so the next
+		// catch-up moves it. A catch-up reads in version order and leaves
+		// the highest version it moved.
 		var wm any
-		if t != nil {
+		if es.run.Mode == "backfill" {
+			wm = es.run.StartMax
+			if r.opts.Until != nil && wm != nil {
+				if u := untilValue(es, *r.opts.Until); record.Compare(wm, u) > 0 {
+					wm = u
+				}
+			}
+		} else if t := totals[es.Name]; t != nil {
 			wm = t.MaxVersion
 		}
 		prev, err := r.l.Watermark(ctx, r.p.Name, es.Name)
@@ -671,11 +697,6 @@ func (r *runner) finish() error {
 		}
 		if wm == nil || (prev != nil && record.Compare(prev, wm) > 0) {
 			wm = prev
-		}
-		// A row changed behind the backfill's cursor has a version after
-		// the run began: never let the watermark pass the start.
-		if tm, ok := wm.(time.Time); ok && tm.After(r.run.Started) && es.run.Mode == "backfill" {
-			wm = r.run.Started
 		}
 		if wm != nil {
 			wms[es.Name] = wm
@@ -696,7 +717,7 @@ func (r *runner) fillResult(res *Result) error {
 	}
 	res.Done = st.RunStatus == "done"
 	for _, es := range r.order {
-		er := EntityResult{Name: es.Name, Mode: es.run.Mode, Planned: es.run.Rows, MaxRejects: es.Spec.MaxRejects}
+		er := EntityResult{Name: es.Name, Target: es.Spec.ToStore + "." + es.Target.Name, Mode: es.run.Mode, Planned: es.run.Rows, MaxRejects: es.Spec.MaxRejects}
 		if t := totals[es.Name]; t != nil {
 			er.Read, er.Written, er.Rejected = t.Read, t.Written, t.Rejected
 		}

@@ -20,6 +20,7 @@ CREATE TABLE transit.run_entities (
     mode         text    NOT NULL,           -- backfill | catchup
     fresh        boolean NOT NULL DEFAULT false,
     version_from jsonb,                      -- catch-up lower bound (inclusive)
+    start_max    jsonb,                      -- backfill: highest version when the run was planned
     rows_planned bigint  NOT NULL DEFAULT 0,
     indexes_done boolean NOT NULL DEFAULT false,
     PRIMARY KEY (run_id, entity)

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/transitdb/transit/plan"
+	"github.com/transitdb/transit/port"
+	"github.com/transitdb/transit/stores"
+)
+
+func newPlanCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Check, show or describe plan files",
+	}
+	var offline bool
+	check := &cobra.Command{
+		Use:   "check PLAN",
+		Short: "Check a plan: exit 0, or print file:line:col and what is wrong and exit 2",
+		Long: `Check a plan file. Static problems (syntax, unknown keys, missing
+environment variables, unknown stores) are all reported at once with their
+file:line:col. Unless --offline is given, transit then connects to the stores
+and checks that every table, key and column the plan names exists.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := plan.Load(args[0])
+			if err != nil {
+				return fail(exitUsage, err)
+			}
+			if !offline {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+				defer cancel()
+				set := stores.New(p)
+				defer set.Close()
+				specs, err := port.Expand(ctx, p, set, slog.Default())
+				if err != nil {
+					return fail(exitUsage, err)
+				}
+				ents, err := port.Resolve(ctx, p, specs, set)
+				if err != nil {
+					return fail(exitUsage, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d entities)\n", args[0], len(ents))
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			return nil
+		},
+	}
+	check.Flags().BoolVar(&offline, "offline", false, "check the file only; do not connect to the stores")
+
+	var showOffline bool
+	show := &cobra.Command{
+		Use:   "show PLAN",
+		Short: "Print the resolved plan: wildcards expanded, defaults filled, secrets redacted",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := plan.Load(args[0])
+			if err != nil {
+				return fail(exitUsage, err)
+			}
+			if !showOffline {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+				defer cancel()
+				set := stores.New(p)
+				defer set.Close()
+				specs, err := port.Expand(ctx, p, set, slog.Default())
+				if err != nil {
+					return fail(exitUsage, err)
+				}
+				p.Entities = specs
+				p.Tables = nil
+			}
+			return p.Redacted().WriteYAML(cmd.OutOrStdout())
+		},
+	}
+	show.Flags().BoolVar(&showOffline, "offline", false, "do not connect to expand tables: wildcards")
+
+	schema := &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of the plan format (for editors)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := cmd.OutOrStdout().Write(plan.JSONSchema())
+			return err
+		},
+	}
+	cmd.AddCommand(check, show, schema)
+	return cmd
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/transitdb/transit/ledger"
+	"github.com/transitdb/transit/plan"
+	"github.com/transitdb/transit/port"
+	"github.com/transitdb/transit/stores"
+)
+
+type runOptions struct {
+	entities  []string
+	until     string
+	workers   int
+	output    string
+	abandon   bool
+	chunkRows int
+	verbose   bool
+}
+
+func newRunCmd() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run PLAN",
+		Short: "Move the plan's entities: a backfill the first time, a catch-up after that",
+		Long: `Run the plan: every routed entity is moved from its source to its target in
+checkpointed batches. The first run of an entity is a backfill; with a
+version column, later runs move only the rows changed since the last one
+(a catch-up, the same code path). Several processes, on several machines,
+may run the same plan at once: they share the run's chunks through the
+ledger.
+
+Stop it at any moment (Ctrl-C, SIGTERM, even kill -9) and run the same
+command again: it resumes from the last checkpoint.
+
+Exit codes: 0 done; 1 rejects over an entity's max_rejects; 2 usage, plan
+or connection error; 130/143 interrupted (resumable).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, args[0], o) },
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.entities, "entity", nil, "move only this entity (repeatable)")
+	f.StringVar(&o.until, "until", "", "move only rows whose version is at or before this time (RFC 3339 or 2006-01-02 15:04:05)")
+	f.IntVar(&o.workers, "workers", 2, "chunks moved at once by this process")
+	f.StringVar(&o.output, "output", "", `output format: "" (table/progress bar) or "json" (one object per line)`)
+	f.BoolVar(&o.abandon, "abandon", false, "mark the plan's unfinished run failed, then start a new one")
+	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 20 batches, at least 50000)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
+	return cmd
+}
+
+func parseUntil(s string) (*time.Time, error) {
+	if s == "" {
+		return nil, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return &t, nil
+		}
+	}
+	return nil, fmt.Errorf("--until %q: want RFC 3339 (2024-05-01T00:00:00Z) or 2006-01-02 15:04:05", s)
+}
+
+// signals returns a context cancelled by the first SIGINT/SIGTERM, and the
+// exit code that signal calls for. A second signal exits at once: still
+// safe, every step is idempotent.
+func signals(parent context.Context, stderr io.Writer) (context.Context, func() int, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	code := make(chan int, 1)
+	go func() {
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		c := 130
+		if sig == syscall.SIGTERM {
+			c = 143
+		}
+		code <- c
+		fmt.Fprintf(stderr, "\ntransit: %s: finishing the batches in flight and saving checkpoints (again to quit at once)\n", sig)
+		cancel()
+		if _, ok := <-ch; ok {
+			fmt.Fprintln(stderr, "transit: quitting now; the next run resumes from the last checkpoint")
+			os.Exit(c)
+		}
+	}()
+	got := func() int {
+		select {
+		case c := <-code:
+			code <- c
+			return c
+		default:
+			return exitInterrupted
+		}
+	}
+	return ctx, got, func() { signal.Stop(ch); close(ch); cancel() }
+}
+
+func runRun(cmd *cobra.Command, path string, o runOptions) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	jsonOut := o.output == "json"
+	if o.output != "" && !jsonOut {
+		return fail(exitUsage, fmt.Errorf("--output %q: want json", o.output))
+	}
+	log := newLogger(stderr, jsonOut, o.verbose)
+	until, err := parseUntil(o.until)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	p, err := plan.Load(path)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	stop, sigCode, release := signals(cmd.Context(), stderr)
+	defer release()
+
+	set := stores.New(p)
+	defer set.Close()
+	ctx := stop
+	specs, err := port.Expand(ctx, p, set, log)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	if specs, err = selectEntities(specs, o.entities); err != nil {
+		return fail(exitUsage, err)
+	}
+	ents, err := port.Resolve(ctx, p, specs, set)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	ls := p.LedgerStore()
+	if ls == nil {
+		return fail(exitUsage, errors.New("the plan has no postgres store to keep the ledger in"))
+	}
+	pool, err := set.Pool(ctx, ls.Name)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	l, err := ledger.Open(ctx, pool)
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	defer l.Close()
+	if o.abandon {
+		if id, err := l.Abandon(ctx, p.Name); err != nil {
+			return fail(exitUsage, err)
+		} else if id != 0 {
+			log.Info("abandoned unfinished run", "run", id)
+		}
+	}
+
+	prog := newProgress(stderr, stdout, jsonOut)
+	res, err := port.Run(stop, p, ents, l, port.Options{
+		Workers:   o.workers,
+		Until:     until,
+		ChunkRows: o.chunkRows,
+		SameDB:    func(store string) bool { return set.SameDatabase(ls.Name, store) },
+		Log:       log,
+		Progress:  prog.update,
+	})
+	prog.close()
+	if res != nil {
+		writeRunSummary(stdout, res, jsonOut)
+	}
+	if err != nil {
+		var inc *ledger.ErrIncompatibleRun
+		if errors.As(err, &inc) {
+			return fail(exitUsage, err)
+		}
+		if stop.Err() != nil {
+			return fail(sigCode(), fmt.Errorf("interrupted: %v; run the same command again to resume", err))
+		}
+		return fail(exitUsage, err)
+	}
+	switch {
+	case res.OverRejects:
+		return fail(exitProblem, errors.New("rejects over the limit (see above and transit.rejects); the run was stopped"))
+	case res.Interrupted:
+		return fail(sigCode(), fmt.Errorf("interrupted; checkpoints saved. Resume with: transit run %s", path))
+	case !res.Done:
+		return fail(exitUsage, errors.New("the run did not finish"))
+	}
+	return nil
+}
+
+func selectEntities(specs []*plan.Entity, want []string) ([]*plan.Entity, error) {
+	if len(want) == 0 {
+		return specs, nil
+	}
+	var out []*plan.Entity
+	for _, w := range want {
+		found := false
+		for _, s := range specs {
+			if s.Name == w || s.ToTable == w || strings.EqualFold(s.Name, w) {
+				out = append(out, s)
+				found = true
+				break
+			}
+		}
+		if !found {
+			names := make([]string, len(specs))
+			for i, s := range specs {
+				names[i] = s.Name
+			}
+			return nil, fmt.Errorf("--entity %s: no such entity (have: %s)", w, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+var _ = slog.Default

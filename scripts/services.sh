@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Makes sure the local servers the tests and demos use answer: PostgreSQL
+# (5432), MariaDB (3306), Redis (6379). Starts one that is installed but
+# stopped; says what to install when it is not there. Honours DATABASE_URL
+# (then PostgreSQL is assumed to be managed elsewhere).
+set -u
+open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 50); do open "$1" && return 0; sleep 0.2; done; return 1; }
+status=0
+need() { # name port start-command package
+  local name=$1 port=$2 start=$3 pkg=$4
+  if open "$port"; then return 0; fi
+  if [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; then
+    echo "services: $name is not answering on 127.0.0.1:$port; starting it" >&2
+    bash -c "$start" >/dev/null 2>&1 || true
+    if wait_port "$port"; then return 0; fi
+  fi
+  echo "services: $name is not answering on 127.0.0.1:$port. Install it with 'apt-get install $pkg' and start it with: $start" >&2
+  status=1
+}
+if [ -z "${DATABASE_URL:-}" ]; then
+  need PostgreSQL 5432 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | sort -V | tail -1) main start' postgresql
+fi
+need MariaDB 3306 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd' mariadb-server
+need Redis 6379 'mkdir -p /var/lib/redis /var/log/redis; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log' redis-server
+exit $status
