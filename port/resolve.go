@@ -169,6 +169,22 @@ func Resolve(ctx context.Context, p *plan.Plan, specs []*plan.Entity, st Stores)
 	return out, nil
 }
 
+// OpenSinks opens the target store of every entity that has one. Resolve
+// does not, so that audit and verify never create anything.
+func OpenSinks(ctx context.Context, ents []*Entity, st Stores) error {
+	for _, e := range ents {
+		if e.Target == nil || e.Sink != nil {
+			continue
+		}
+		sk, err := st.Sink(ctx, e.Spec.ToStore)
+		if err != nil {
+			return err
+		}
+		e.Sink = sk
+	}
+	return nil
+}
+
 func mapCols(e *Entity, cols []string) ([]string, bool) {
 	out := make([]string, len(cols))
 	for i, c := range cols {
@@ -253,9 +269,6 @@ func resolveOne(ctx context.Context, p *plan.Plan, s *plan.Entity, st Stores) (*
 	}
 	if s.ToStore != "" {
 		e.Target = target
-		if e.Sink, err = st.Sink(ctx, s.ToStore); err != nil {
-			return nil, err
-		}
 	}
 	return e, nil
 }

@@ -5,6 +5,7 @@ package stores
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -257,6 +258,36 @@ func ensureDatabase(ctx context.Context, rawURL string) error {
 		return fmt.Errorf("create database %s: %w", db, err)
 	}
 	return nil
+}
+
+// Pushdown is a SQL handle on a store, for work pushed down into its
+// engine (verify checksums, audit aggregates).
+type Pushdown struct {
+	Dialect string // postgres | mysql | sqlite
+	DB      *sql.DB
+	Pool    *pgxpool.Pool
+	Schema  string
+}
+
+// Pushdown returns a SQL handle on the store called name, or nil when its
+// kind has no SQL engine (csv, jsonl). It opens the store's source.
+func (s *Set) Pushdown(ctx context.Context, name string) (*Pushdown, error) {
+	src, err := s.Source(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	st := s.p.Store(name)
+	switch x := src.(type) {
+	case interface{ Pool() *pgxpool.Pool }:
+		return &Pushdown{Dialect: "postgres", Pool: x.Pool(), Schema: st.Schema}, nil
+	case interface{ DB() *sql.DB }:
+		d := st.Kind
+		if d != "mysql" && d != "sqlite" {
+			return nil, nil
+		}
+		return &Pushdown{Dialect: d, DB: x.DB()}, nil
+	}
+	return nil, nil
 }
 
 // DatabaseName returns the database a postgres URL names ("" if none).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -142,6 +141,9 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
+	if err := port.OpenSinks(ctx, ents, set); err != nil {
+		return fail(exitUsage, err)
+	}
 	ls := p.LedgerStore()
 	if ls == nil {
 		return fail(exitUsage, errors.New("the plan has no postgres store to keep the ledger in"))
@@ -222,4 +224,3 @@ func selectEntities(specs []*plan.Entity, want []string) ([]*plan.Entity, error)
 	return out, nil
 }
 
-var _ = slog.Default

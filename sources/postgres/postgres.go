@@ -169,3 +169,10 @@ func (s *Source) notFound(what, name string) error {
 }
 
 var errNoKey = errors.New("no order key")
+
+// Pool returns the connection pool, for work pushed down into SQL (verify
+// checksums, audit aggregates).
+func (s *Source) Pool() *pgxpool.Pool { return s.pool }
+
+// Schema returns the schema the source reads.
+func (s *Source) Schema() string { return s.schema }
