@@ -223,4 +223,3 @@ func selectEntities(specs []*plan.Entity, want []string) ([]*plan.Entity, error)
 	}
 	return out, nil
 }
-
