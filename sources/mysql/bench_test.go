@@ -1,0 +1,78 @@
+package mysql
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/transitdb/transit/record"
+	"github.com/transitdb/transit/sources"
+)
+
+const benchRows = 200_000
+
+// BenchmarkScan scans a 200k-row table of common types (bigint key,
+// varchar, decimal, datetime(6), int, tinyint(1), nullable text) and
+// reports rows/s.
+//
+//	go test -run '^$' -bench BenchmarkScan -benchmem ./sources/mysql/
+func BenchmarkScan(b *testing.B) {
+	db, dsn := testDB(b)
+	ctx := context.Background()
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE bench (
+		id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL, price DECIMAL(10,2) NOT NULL,
+		created DATETIME(6) NOT NULL, qty INT NOT NULL, flag TINYINT(1) NOT NULL, note TEXT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	fill := `INSERT INTO bench SELECT seq, CONCAT('name ', seq), seq % 100000 / 100,
+		TIMESTAMP('2024-01-01') + INTERVAL seq SECOND + INTERVAL seq % 1000000 MICROSECOND,
+		seq % 1000, seq % 2, IF(seq % 3 = 0, NULL, 'some note text') FROM seq_1_to_200000`
+	if !strings.Contains(strings.ToLower(version), "mariadb") {
+		// MySQL 8: a recursive CTE instead of the sequence engine.
+		if _, err := db.ExecContext(ctx, "SET SESSION cte_max_recursion_depth = 1000000"); err != nil {
+			b.Fatal(err)
+		}
+		fill = strings.Replace(fill, "FROM seq_1_to_200000", "FROM (WITH RECURSIVE s(seq) AS (SELECT 1 UNION ALL SELECT seq+1 FROM s WHERE seq < 200000) SELECT seq FROM s) AS x", 1)
+	}
+	if _, err := db.ExecContext(ctx, fill); err != nil {
+		b.Fatal(err)
+	}
+	src := openSource(b, dsn)
+	for _, c := range []struct{ size, page int }{{1000, 1000}, {1000, 50000}, {10000, 50000}} {
+		size := c.size
+		b.Run("batch"+itoa(size)+"/page"+itoa(c.page), func(b *testing.B) {
+			defer func(old int) { pageRows = old }(pageRows)
+			pageRows = c.page
+			var rows int
+			start := time.Now()
+			for b.Loop() {
+				n := 0
+				err := src.Scan(ctx, sources.Query{Table: "bench", BatchSize: size}, func(bt *record.Batch) error {
+					n += bt.Len()
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n != benchRows {
+					b.Fatalf("%d rows", n)
+				}
+				rows += n
+			}
+			b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+		})
+	}
+}
+
+func itoa(n int) string {
+	s := ""
+	for ; n > 0; n /= 10 {
+		s = string(rune('0'+n%10)) + s
+	}
+	return s
+}
