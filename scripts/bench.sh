@@ -36,7 +36,10 @@ export BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/transit_b
 PLAN=bench/employees.yaml
 OUT=bench/out
 GEN=$OUT/gen
-TRANSIT=bin/transit
+BIN=bin/transit
+# The sections run a private copy, so a `make build` by someone else in the
+# middle of the run does not swap the binary being measured.
+TRANSIT=$OUT/transit
 TABLES=(departments employees dept_manager dept_emp titles salaries) # load order
 
 mkdir -p "$OUT"
@@ -220,7 +223,8 @@ ensure_legacy() {
 }
 
 # ceiling_sql SCALE: psql script loading the TSV files into schema ceiling
-# with one \copy after the other, then the keys transit makes.
+# with one \copy after the other; ceiling_keys_sql: then the keys transit
+# makes.
 ceiling_sql() {
   local dir t
   dir=$(tsv_dir "$1")
@@ -229,22 +233,30 @@ CREATE SCHEMA ceiling;
 SET search_path = ceiling;
 CREATE TABLE employees (emp_no integer NOT NULL, birth_date date NOT NULL, first_name varchar(14) NOT NULL,
   last_name varchar(16) NOT NULL, gender text NOT NULL CHECK (gender IN ('M', 'F')), hire_date date NOT NULL);
-CREATE TABLE departments (dept_no char(4) NOT NULL, dept_name varchar(40) NOT NULL);
-CREATE TABLE dept_manager (emp_no integer NOT NULL, dept_no char(4) NOT NULL, from_date date NOT NULL, to_date date NOT NULL);
-CREATE TABLE dept_emp (emp_no integer NOT NULL, dept_no char(4) NOT NULL, from_date date NOT NULL, to_date date NOT NULL);
+CREATE TABLE departments (dept_no varchar(4) NOT NULL, dept_name varchar(40) NOT NULL);
+CREATE TABLE dept_manager (emp_no integer NOT NULL, dept_no varchar(4) NOT NULL, from_date date NOT NULL, to_date date NOT NULL);
+CREATE TABLE dept_emp (emp_no integer NOT NULL, dept_no varchar(4) NOT NULL, from_date date NOT NULL, to_date date NOT NULL);
 CREATE TABLE titles (emp_no integer NOT NULL, title varchar(50) NOT NULL, from_date date NOT NULL, to_date date);
 CREATE TABLE salaries (emp_no integer NOT NULL, salary integer NOT NULL, from_date date NOT NULL, to_date date NOT NULL);
 SQL
   for t in "${TABLES[@]}"; do
     printf "\\\\copy %s FROM '%s'\n" "$t" "$PWD/$dir/$t.tsv"
   done
+}
+
+ceiling_keys_sql() {
   cat <<'SQL'
+SET search_path = ceiling;
 ALTER TABLE employees    ADD PRIMARY KEY (emp_no);
 ALTER TABLE departments  ADD PRIMARY KEY (dept_no), ADD UNIQUE (dept_name);
 ALTER TABLE dept_manager ADD PRIMARY KEY (emp_no, dept_no);
 ALTER TABLE dept_emp     ADD PRIMARY KEY (emp_no, dept_no);
 ALTER TABLE titles       ADD PRIMARY KEY (emp_no, title, from_date);
 ALTER TABLE salaries     ADD PRIMARY KEY (emp_no, from_date);
+-- transit also carries over MariaDB's indexes on the foreign keys that
+-- no primary key starts with.
+CREATE INDEX ON dept_manager (dept_no);
+CREATE INDEX ON dept_emp (dept_no);
 ALTER TABLE dept_manager ADD FOREIGN KEY (emp_no)  REFERENCES employees (emp_no)    ON DELETE CASCADE,
                          ADD FOREIGN KEY (dept_no) REFERENCES departments (dept_no) ON DELETE CASCADE;
 ALTER TABLE dept_emp     ADD FOREIGN KEY (emp_no)  REFERENCES employees (emp_no)    ON DELETE CASCADE,
@@ -292,19 +304,31 @@ bench_go() {
   say "Go benchmarks: ./sources/... ./sinks/... (-benchtime 2s)"
   local rc
   { go test -run '^$' -bench . -benchtime 2s -benchmem ./sources/... ./sinks/... 2>&1; echo $? >"$OUT/go-bench.rc"; } |
-    tee "$OUT/go-bench.txt" | grep -E '^(Benchmark|ok|FAIL|---|panic|goos|cpu)' || true
+    tee "$OUT/go-bench.txt" | grep -E '^(Benchmark|ok|FAIL|---|panic|pkg|cpu)' || true
   rc=$(cat "$OUT/go-bench.rc")
   if [ "$rc" != 0 ]; then
     FAILED=1; warn "go test -bench failed (exit $rc); full output in $OUT/go-bench.txt"
     summary "Go benchmarks" "FAILED (see bench/out/go-bench.txt)"
     return
   fi
-  # One summary row per benchmark: its name and the metrics it reports.
-  local line
-  while IFS= read -r line; do
-    summary "$(awk '{ sub(/-[0-9]+$/, "", $1); print "go: " $1 }' <<<"$line")" \
-      "$(awk '{ s = ""; for (i = 3; i <= NF; i += 2) s = s (s ? ", " : "") $i " " $(i + 1); print s }' <<<"$line")"
-  done < <(grep -E '^Benchmark' "$OUT/go-bench.txt")
+  # One summary row per benchmark: package/name and its throughput.
+  local label value
+  while IFS='|' read -r label value; do
+    summary "$label" "$value"
+  done < <(awk '
+    /^pkg: / { n = split($2, p, "/"); pkg = p[n - 1] "/" p[n] }
+    /^Benchmark/ {
+      name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
+      rate = ""; ns = ""; allocs = ""
+      for (i = 3; i < NF; i += 2) {
+        if ($(i + 1) == "rows/s") rate = $i
+        if ($(i + 1) == "ns/op") ns = $i
+        if ($(i + 1) == "allocs/op") allocs = $i
+      }
+      v = rate != "" ? rate " rows/s" : ns " ns/op"
+      if (allocs != "") v = v ", " allocs " allocs/op"
+      print "go: " pkg " " name "|" v
+    }' "$OUT/go-bench.txt")
 }
 
 bench_move() {
@@ -324,15 +348,20 @@ bench_move() {
     FAILED=1; tr_rate=
   fi
 
-  say "move: ceiling (psql \\copy, one stream, then primary and foreign keys)"
+  say "move: ceiling (psql \\copy, one stream, then the same keys)"
   pg_reset "$BENCH_PG_URL" ceiling
   ceiling_sql "$BENCH_SCALE" >"$OUT/ceiling.sql"
+  ceiling_keys_sql >"$OUT/ceiling-keys.sql"
+  local mid end
   start=$(now_ns)
   pg "$BENCH_PG_URL" -f "$OUT/ceiling.sql"
-  ce_wall=$(secs "$start" "$(now_ns)")
+  mid=$(now_ns)
+  pg "$BENCH_PG_URL" -f "$OUT/ceiling-keys.sql"
+  end=$(now_ns)
+  ce_wall=$(secs "$start" "$end")
   pg_check_counts "$BENCH_PG_URL" ceiling "$BENCH_SCALE" || die "the ceiling load lost rows"
   ce_rate=$(per_sec "$total" "$ce_wall")
-  note "wall ${ce_wall}s, $(grouped "$ce_rate") rows/s"
+  note "wall ${ce_wall}s ($(secs "$start" "$mid")s \\copy, $(secs "$mid" "$end")s keys), $(grouped "$ce_rate") rows/s"
 
   say "move: transit version (wall time of a start)"
   local version_ms
@@ -348,7 +377,7 @@ bench_move() {
   else
     summary "move: transit run --workers $BENCH_WORKERS" "FAILED (exit $TIMED_RC, see bench/out/transit-run.log)"
   fi
-  summary "move: ceiling (psql \\copy + keys)" "${ce_wall} s, $(grouped "$ce_rate") rows/s"
+  summary "move: ceiling (psql \\copy + keys)" "${ce_wall} s, $(grouped "$ce_rate") rows/s ($(secs "$start" "$mid") s copy, $(secs "$mid" "$end") s keys)"
   summary "transit version" "$version_ms"
 
   if [ -n "$BENCH_RSS_SCALE" ]; then
@@ -374,11 +403,12 @@ version_wall() {
 # rss_check RSS1 OK1: move a database BENCH_RSS_SCALE times larger into
 # transit_bench<scale> and compare transit's peak RSS with scale 1's.
 rss_check() {
-  local base=$1 ok=$2 s=$BENCH_RSS_SCALE mysql_url pg_url total diff
-  mysql_url=$(url_with_db "$BENCH_MYSQL_URL" "transit_bench$s")
-  pg_url=$(url_with_db "$BENCH_PG_URL" "transit_bench$s")
-  say "move: memory at scale $s (transit_bench$s)"
-  ensure_legacy "$s" "transit_bench$s"
+  local base=$1 ok=$2 s=$BENCH_RSS_SCALE db mysql_url pg_url total diff
+  db=transit_bench${s//./_}
+  mysql_url=$(url_with_db "$BENCH_MYSQL_URL" "$db")
+  pg_url=$(url_with_db "$BENCH_PG_URL" "$db")
+  say "move: memory at scale $s ($db)"
+  ensure_legacy "$s" "$db"
   total=$(expected_total "$s")
   transit_move "$s" "$mysql_url" "$pg_url" "transit-run-x$s"
   if [ "$MOVE_OK" != 1 ]; then
@@ -415,20 +445,22 @@ done
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt-get install time)"
 command -v mysql >/dev/null || die "the mysql client is missing (apt-get install mariadb-client)"
 command -v psql >/dev/null || die "psql is missing (apt-get install postgresql-client)"
-[ -x "$TRANSIT" ] || die "$TRANSIT is missing; run make bench (or make build)"
+[ -x "$BIN" ] || die "$BIN is missing; run make bench (or make build)"
+cp "$BIN" "$TRANSIT"
 
 START=$(now_ns)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for s in "${SECTIONS[@]}"; do
   [[ $selected == *" $s "* ]] && "bench_$s"
 done
 
 say "summary"
 cat <<EOF
-Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, transit $("$TRANSIT" version 2>/dev/null | head -n 1); \`make bench\`, BENCH_SCALE=$BENCH_SCALE):
+Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average $LOAD_START at the start; $("$TRANSIT" version 2>/dev/null | head -n 1); \`make bench\`, BENCH_SCALE=$BENCH_SCALE, BENCH_WORKERS=$BENCH_WORKERS):
 
 | measure                                      | value |
 |----------------------------------------------|-------|
 EOF
-printf '%s\n' "${SUMMARY[@]}"
+[ ${#SUMMARY[@]} -eq 0 ] || printf '%s\n' "${SUMMARY[@]}"
 note "total $(secs "$START" "$(now_ns)")s; logs and files in $OUT/"
 exit "$FAILED"
