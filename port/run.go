@@ -227,37 +227,61 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 }
 
 // planRun decides what the new run does for each entity and cuts chunks.
+// Entities are cut side by side: each cut is a key-only scan of its table.
 func (r *runner) planRun(ctx context.Context) ([]ledger.EntityPlan, error) {
-	var out []ledger.EntityPlan
-	for _, es := range r.order {
+	t0 := time.Now()
+	out := make([]ledger.EntityPlan, len(r.order))
+	var backfills []int
+	for i, es := range r.order {
 		empty, err := es.Sink.Prepare(ctx, es.Target, es.Spec.Create)
 		if err != nil {
 			return nil, fmt.Errorf("prepare target of %s: %w", es.Name, err)
 		}
-		ep := ledger.EntityPlan{Entity: es.Name, Mode: "backfill"}
+		out[i] = ledger.EntityPlan{Entity: es.Name, Mode: "backfill"}
 		if es.Version != "" {
 			wm, err := r.l.Watermark(ctx, r.p.Name, es.Name)
 			if err != nil {
 				return nil, err
 			}
 			if wm != nil {
-				ep.Mode = "catchup"
-				ep.VersionFrom = lagged(wm, es.Spec.Lag)
-				ep.Chunks = []ledger.Bounds{{}}
-				out = append(out, ep)
+				out[i].Mode = "catchup"
+				out[i].VersionFrom = lagged(wm, es.Spec.Lag)
+				out[i].Chunks = []ledger.Bounds{{}}
 				continue
 			}
 		}
-		ep.Fresh = empty && r.opts.SameDB(es.Spec.ToStore)
-		chunks, rows, smax, err := r.cutChunks(ctx, es)
-		if err != nil {
-			return nil, fmt.Errorf("plan chunks of %s: %w", es.Name, err)
-		}
-		ep.Chunks, ep.Rows, ep.StartMax = chunks, rows, smax
-		out = append(out, ep)
+		out[i].Fresh = empty && r.opts.SameDB(es.Spec.ToStore)
+		backfills = append(backfills, i)
 	}
+	// Largest first would need sizes we do not have; declaration order it is.
+	sem := make(chan struct{}, planParallel)
+	errs := make([]error, len(r.order))
+	var wg sync.WaitGroup
+	for _, i := range backfills {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			es := r.order[i]
+			chunks, rows, smax, err := r.cutChunks(ctx, es)
+			if err != nil {
+				errs[i] = fmt.Errorf("plan chunks of %s: %w", es.Name, err)
+				return
+			}
+			out[i].Chunks, out[i].Rows, out[i].StartMax = chunks, rows, smax
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r.log.Info("planned", "entities", len(out), "took", time.Since(t0).Round(time.Millisecond))
 	return out, nil
 }
+
+// planParallel is how many tables are cut into chunks at once.
+const planParallel = 3
 
 // lagged moves a time watermark back by lag, so rows committed late with a
 // version just before it are read again (the upsert makes that a no-op).

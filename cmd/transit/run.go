@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ type runOptions struct {
 	abandon   bool
 	chunkRows int
 	verbose   bool
+	cpuprof   string
 }
 
 func newRunCmd() *cobra.Command {
@@ -57,6 +59,8 @@ or connection error; 130/143 interrupted (resumable).`,
 	f.BoolVar(&o.abandon, "abandon", false, "mark the plan's unfinished run failed, then start a new one")
 	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 20 batches, at least 50000)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
+	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -116,6 +120,16 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 		return fail(exitUsage, fmt.Errorf("--output %q: want json", o.output))
 	}
 	log := newLogger(stderr, jsonOut, o.verbose)
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return fail(exitUsage, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(exitUsage, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	until, err := parseUntil(o.until)
 	if err != nil {
 		return fail(exitUsage, err)
