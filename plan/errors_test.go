@@ -43,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 		{"url not url, redacted", head + "  m: { kind: mysql, url: \"u:secret@tcp(h)/db\" }\n", `p.yaml:6:26: store "m": url must start with mysql://, got "u:xxxxx@tcp(h)/db"`},
 		{"schema on mysql", head + "  m: { kind: mysql, url: \"mysql://h\", schema: x }\n", `p.yaml:6:47: store "m": schema applies only to postgres stores`},
 		{"delimiter", head + "  f: { kind: csv, path: x, delimiter: \";;\" }\n", `p.yaml:6:39: store "f": delimiter must be one character, got ";;"`},
-		{"csv column type", head + "  f: { kind: csv, path: x, columns: { people: { id: integer } } }\n", `p.yaml:6:53: column "id": unknown type "integer"`},
+		{"csv column type", head + "  f: { kind: csv, path: x, columns: { people: { id: integr } } }\n", `p.yaml:6:53: column "id": declared type "integr": unknown type "integr"`},
 		{"header not bool", head + "  f: { kind: csv, path: x, header: yes }\n", `p.yaml:6:36: header must be true or false, got "yes"`},
 		{"missing env", head + "  m: { kind: mysql, url: \"${LEGACY_URL}\" }\n", `p.yaml:6:26: url: environment variable LEGACY_URL is not set (write ${LEGACY_URL:-default} to give a default)`},
 		{"bad var name", head + "  m: { kind: mysql, url: \"${1X}\" }\n", `p.yaml:6:26: url: invalid variable name "1X" in ${1X}`},

@@ -25,8 +25,8 @@ var (
 )
 
 func (d *decoder) checkColumnType(n *yaml.Node, col, t string) {
-	if typ, ok := record.ParseType(t); !ok || typ == record.Unknown {
-		d.errorf(n, "column %q: unknown type %q", col, t)
+	if _, err := record.ParseDeclared(t); err != nil {
+		d.errorf(n, "column %q: %v", col, err)
 	}
 }
 

@@ -62,10 +62,11 @@ func kindOf(c *record.Column) kind {
 type column struct {
 	kind      kind
 	emptyEnum bool // '' is a declared enum member
+	float32   bool // FLOAT: selected as DOUBLE (see wrapFloat), rounded back to float32
 }
 
 func newColumn(c *record.Column) column {
-	col := column{kind: kindOf(c)}
+	col := column{kind: kindOf(c), float32: c.Type == record.Float && c.Bits == 32}
 	for _, v := range c.Values {
 		if v == "" {
 			col.emptyEnum = true
@@ -179,6 +180,9 @@ func (c column) decodeBytes(b []byte, a *arena) any {
 		}
 	case kFloat:
 		if f, err := strconv.ParseFloat(string(b), 64); err == nil {
+			if c.float32 {
+				return float64(float32(f))
+			}
 			return f
 		}
 	case kBool:

@@ -66,6 +66,19 @@ func (s *Source) newPlan(tb *record.Table, columns, order []string) (*plan, erro
 	return p, nil
 }
 
+// wrapFloat selects FLOAT columns as DOUBLE: over the text protocol the
+// server prints a FLOAT with only 6 significant digits (16777216 comes out
+// as 1.67772e+07), while the DOUBLE of the same value is exact; decode
+// rounds it back to float32.
+func (p *plan) wrapFloat(column, quoted string) string {
+	for i, n := range p.selected {
+		if n == column && p.cols[i].float32 {
+			return "CAST(" + quoted + " AS DOUBLE)"
+		}
+	}
+	return quoted
+}
+
 // errNullKey stops a keyset scan that cannot continue past a NULL.
 var errNullKey = errors.New("NULL in an order column: keyset pagination cannot continue")
 
@@ -133,7 +146,7 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 		}
 		return fmt.Errorf("scan mysql table %s.%s: %w", s.dbName, q.Table, err)
 	}
-	sel := sqlkeyset.Select{Table: q.Table, Columns: p.selected, OrderBy: order, Version: q.Version}
+	sel := sqlkeyset.Select{Table: q.Table, Columns: p.selected, OrderBy: order, Version: q.Version, Wrap: p.wrapFloat}
 	if q.Version != "" && tb.Column(q.Version) == nil {
 		return &sources.NotFoundError{Store: "mysql table " + s.dbName + "." + tb.Name, What: "column", Name: q.Version}
 	}
@@ -383,7 +396,7 @@ func (s *Source) Get(ctx context.Context, table string, columns, key []string, i
 				return nil, fmt.Errorf("get from mysql table %s.%s: id %v: %w", s.dbName, table, id, err)
 			}
 		}
-		query, qargs, err := sqlkeyset.MySQL.GetByKeys(sqlkeyset.Get{Table: table, Columns: p.selected, Key: key, IDs: args})
+		query, qargs, err := sqlkeyset.MySQL.GetByKeys(sqlkeyset.Get{Table: table, Columns: p.selected, Key: key, IDs: args, Wrap: p.wrapFloat})
 		if err != nil {
 			return nil, err
 		}

@@ -203,7 +203,7 @@ func TestTypes(t *testing.T) {
 	expect := map[string]any{
 		"id": int64(1), "b": true, "i8": int64(-128), "u8": uint64(255), "i16": int64(-32768), "i24": int64(-8388608),
 		"i32": int64(-2147483648), "u32": uint64(4294967295), "i64": int64(-9223372036854775808),
-		"u64": uint64(18446744073709551615), "dec1": "-123456789.125", "f32": 1.1, "f64": 0.1,
+		"u64": uint64(18446744073709551615), "dec1": "-123456789.125", "f32": float64(float32(1.1)), "f64": 0.1,
 		"c": "ab", "vc": "héllo", "tx": "text", "lt": "long", "bin": []byte("ab\x00"), "vb": []byte{0, 0xff},
 		"bl": []byte{0xde, 0xad, 0xbe, 0xef},
 		"d":  time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), "dt": time.Date(2024, 2, 29, 13, 14, 15, 678000000, time.UTC),
