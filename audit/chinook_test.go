@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
+	"github.com/transitdb/transit/sources/mysql"
+	pgsrc "github.com/transitdb/transit/sources/postgres"
 )
 
 // chinookScript is the bundled Chinook MySQL script without its own
@@ -27,13 +28,29 @@ func chinookScript(t *testing.T) string {
 	if err != nil {
 		t.Skipf("Chinook script not available: %v", err)
 	}
-	re := regexp.MustCompile("(?m)^(DROP DATABASE|CREATE DATABASE|USE) [^;]*;")
-	return re.ReplaceAllString(string(b), "")
+	s := string(b)
+	i := strings.Index(s, "USE `Chinook`;")
+	if i < 0 {
+		t.Fatal("Chinook_MySql.sql: no USE `Chinook`; line")
+	}
+	return s[i+len("USE `Chinook`;"):]
 }
 
-func loadChinook(t *testing.T, dirty bool) (*sql.DB, *mysqlSource, time.Time) {
+// loadChinook loads Chinook (dirtied when dirty) into a fresh MariaDB
+// database and returns a handle, the sources/mysql Source on it and a
+// clock one day after the newest clean invoice.
+func loadChinook(t *testing.T, dirty bool) (*sql.DB, *mysql.Source, time.Time) {
 	t.Helper()
-	db, name := newMySQL(t, chinookScript(t))
+	// The script means its backslashes literally (as the PostgreSQL and
+	// SQLite versions hold them): one connection, NO_BACKSLASH_ESCAPES.
+	db, src := newMySQL(t)
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(chinookScript(t)); err != nil {
+		t.Fatalf("load Chinook: %v", err)
+	}
 	var newest string
 	if err := db.QueryRow("SELECT CAST(MAX(InvoiceDate) AS CHAR) FROM Invoice").Scan(&newest); err != nil {
 		t.Fatal(err)
@@ -51,15 +68,15 @@ func loadChinook(t *testing.T, dirty bool) (*sql.DB, *mysqlSource, time.Time) {
 			t.Fatalf("dirty script: %v", err)
 		}
 	}
-	return db, &mysqlSource{db: db, schema: name}, now.Add(24 * time.Hour)
+	return db, src, now.Add(24 * time.Hour)
 }
 
 // chinookTargets are the audited entities with the checks a plan would
 // give them; pgCustomers, when set, is the Postgres store of the
 // cross-store reference.
-func chinookTargets(t *testing.T, db *sql.DB, src *mysqlSource, pg *SQLPushdown) []Target {
+func chinookTargets(t *testing.T, src *mysql.Source, pg *pgsrc.Source) []Target {
 	t.Helper()
-	sp := &SQLPushdown{Dialect: "mysql", DB: db}
+	sp := &SQLPushdown{Dialect: "mysql", DB: src.DB()}
 	p := func(line int) plan.Pos { return plan.Pos{File: "chinook.yaml", Line: line, Column: 7} }
 	ents := []*plan.Entity{
 		{Name: "Customer", FromStore: "legacy", FromTable: "Customer", Checks: []*plan.Check{
@@ -117,19 +134,19 @@ func chinookTargets(t *testing.T, db *sql.DB, src *mysqlSource, pg *SQLPushdown)
 		}
 		out = append(out, Target{Entity: e, Source: src, Table: tb, SQL: sp, TargetColumns: tc,
 			Resolve: func(ref string) (sources.Source, *SQLPushdown, string, error) {
-				return nil, pg, strings.TrimPrefix(ref, "pg."), nil
+				return pg, &SQLPushdown{Dialect: "postgres", Pool: pg.Pool()}, strings.TrimPrefix(ref, "pg."), nil
 			}})
 	}
 	return out
 }
 
-func pgCustomers(t *testing.T) *SQLPushdown {
-	pool := newPostgres(t)
-	if _, err := pool.Exec(context.Background(), `CREATE TABLE customers (id int PRIMARY KEY, name text);
+func pgCustomers(t *testing.T) *pgsrc.Source {
+	pg := newPostgres(t)
+	if _, err := pg.Pool().Exec(context.Background(), `CREATE TABLE customers (id int PRIMARY KEY, name text);
 		INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 59) g`); err != nil {
 		t.Fatal(err)
 	}
-	return &SQLPushdown{Dialect: "postgres", Pool: pool}
+	return pg
 }
 
 func entity(t *testing.T, rep *Report, name string) *EntityReport {
@@ -178,7 +195,7 @@ func TestChinookClean(t *testing.T) {
 	t.Parallel()
 	db, src, now := loadChinook(t, false)
 	pg := pgCustomers(t)
-	rep, err := Run(context.Background(), chinookTargets(t, db, src, pg), Options{Now: func() time.Time { return now }})
+	rep, err := Run(context.Background(), chinookTargets(t, src, pg), Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +257,7 @@ func TestChinookDirty(t *testing.T) {
 	t.Parallel()
 	db, src, now := loadChinook(t, true)
 	pg := pgCustomers(t)
-	rep, err := Run(context.Background(), chinookTargets(t, db, src, pg), Options{Now: func() time.Time { return now }})
+	rep, err := Run(context.Background(), chinookTargets(t, src, pg), Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +312,7 @@ func TestChinookDirty(t *testing.T) {
 	}
 
 	// With a sample, the totals still cover the whole table (pushdown).
-	rep, err = Run(context.Background(), chinookTargets(t, db, src, pg)[2:3], Options{Sample: 50, Now: func() time.Time { return now }})
+	rep, err = Run(context.Background(), chinookTargets(t, src, pg)[2:3], Options{Sample: 50, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,8 +339,7 @@ func sampleRange(lo, hi, skip int) []string {
 // Acceptance 4: a sql check the store refuses is a RuleError with the position.
 func TestSQLCheckError(t *testing.T) {
 	t.Parallel()
-	db, name := newMySQL(t, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO t VALUES (1, 'a');")
-	src := &mysqlSource{db: db, schema: name}
+	db, src := newMySQL(t, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO t VALUES (1, 'a');")
 	ent := &plan.Entity{Name: "t", FromTable: "t", Checks: []*plan.Check{
 		{Kind: "sql", SQL: "SELECT id FROM t WHERE nosuchcolumn > 1", Pos: plan.Pos{File: "p.yaml", Line: 9, Column: 11}},
 		{Kind: "references", Columns: []string{"v"}, Ref: "t", RefColumns: []string{"missing"}, Pos: plan.Pos{File: "p.yaml", Line: 12, Column: 11}},

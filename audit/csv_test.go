@@ -13,6 +13,7 @@ import (
 
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/record"
+	"github.com/transitdb/transit/sources/csv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -21,21 +22,18 @@ var fixedNow = func() time.Time { return time.Date(2024, 5, 10, 12, 0, 0, 0, tim
 
 func f64(f float64) *float64 { return &f }
 
-var peopleColumns = []record.Column{
-	{Name: "id", Type: record.Int, Bits: 32},
-	{Name: "name", Type: record.Text, Nullable: true},
-	{Name: "email", Type: record.Text, Nullable: true},
-	{Name: "signup", Type: record.Date, Nullable: true},
-	{Name: "score", Type: record.Int, Bits: 32, Nullable: true},
-}
-
-// peopleTarget audits testdata/audit/<file>.csv with checks written as the
-// plan parser would fill them.
-func peopleTarget(file string) Target {
-	src := &csvSource{
-		dir:   "../testdata/audit",
-		types: map[string][]record.Column{file: peopleColumns},
-		key:   map[string][]string{file: {"id"}},
+// peopleTarget audits testdata/audit/<file>.csv, read by sources/csv with
+// inferred types, with checks written as the plan parser would fill them.
+func peopleTarget(t *testing.T, file string) Target {
+	t.Helper()
+	src, err := csv.Open(context.Background(), "../testdata/audit", csv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	tb, err := src.Describe(context.Background(), file)
+	if err != nil {
+		t.Fatal(err)
 	}
 	pos := func(line int) plan.Pos { return plan.Pos{File: "people.yaml", Line: line, Column: 9} }
 	ent := &plan.Entity{Name: "people", FromStore: "files", FromTable: file, Version: "signup", Checks: []*plan.Check{
@@ -49,10 +47,10 @@ func peopleTarget(file string) Target {
 		{Kind: "freshness", MaxAge: 15 * 24 * time.Hour, Pos: pos(17)},
 		{Kind: "accepted_values", Columns: []string{"name"}, Values: []string{"Ada", "Bob", "Cafe", "Dora", "Eva"}, Severity: "warn", Pos: pos(18)},
 	}}
-	tc := append([]record.Column(nil), peopleColumns...)
+	tc := append([]record.Column(nil), tb.Columns...)
 	tc[1].TargetType = "varchar(4)"
-	tc[4].Nullable = false
-	return Target{Entity: ent, Source: src, TargetColumns: tc}
+	tc[4].TargetType, tc[4].Nullable = "integer", false
+	return Target{Entity: ent, Source: src, Table: tb, TargetColumns: tc}
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -107,7 +105,7 @@ func wantHits(t *testing.T, what string, count int64, ids []string, wantCount in
 
 func TestCSVDirty(t *testing.T) {
 	t.Parallel()
-	rep, err := Run(context.Background(), []Target{peopleTarget("people_dirty")}, Options{Now: fixedNow})
+	rep, err := Run(context.Background(), []Target{peopleTarget(t, "people_dirty")}, Options{Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +163,7 @@ func TestCSVDirty(t *testing.T) {
 
 func TestCSVClean(t *testing.T) {
 	t.Parallel()
-	rep, err := Run(context.Background(), []Target{peopleTarget("people_clean")}, Options{Now: fixedNow})
+	rep, err := Run(context.Background(), []Target{peopleTarget(t, "people_clean")}, Options{Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +196,7 @@ func TestRuleErrors(t *testing.T) {
 	}
 	for i, c := range cases {
 		c.check.Pos = plan.Pos{File: "plan.yaml", Line: 20 + i, Column: 7}
-		tg := peopleTarget("people_clean")
+		tg := peopleTarget(t, "people_clean")
 		tg.Entity.Checks = []*plan.Check{c.check}
 		_, err := Run(context.Background(), []Target{tg}, Options{})
 		var re *RuleError
@@ -215,7 +213,7 @@ func TestRuleErrors(t *testing.T) {
 
 func TestSample(t *testing.T) {
 	t.Parallel()
-	rep, err := Run(context.Background(), []Target{peopleTarget("people_dirty")}, Options{Sample: 3, Now: fixedNow})
+	rep, err := Run(context.Background(), []Target{peopleTarget(t, "people_dirty")}, Options{Sample: 3, Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}

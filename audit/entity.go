@@ -22,6 +22,8 @@ type entityRun struct {
 	rules []*rule
 	fit   *fitChecker
 
+	rowRules bool // some rule tests every row
+
 	rows int64
 	row  []any // the row being looked at
 	id   string
@@ -85,7 +87,95 @@ func prepare(ctx context.Context, t *Target, opts *Options) (*entityRun, error) 
 	if err := er.prepareRules(ctx); err != nil {
 		return nil, err
 	}
+	for _, r := range er.rules {
+		er.rowRules = er.rowRules || r.test != nil
+	}
 	return er, nil
+}
+
+// scan streams the rows through observeBatch. The profiling runs in its own
+// goroutine, a batch behind the source, so that reading and profiling
+// overlap: emit copies each batch (the source reuses its rows) into one of
+// two buffers and hands it over, waiting only while both are busy.
+func (er *entityRun) scan(ctx context.Context, q sources.Query) error {
+	work := make(chan *rowBuf)
+	free := make(chan *rowBuf, 2)
+	free <- &rowBuf{}
+	free <- &rowBuf{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range work {
+			er.observeBatch(b.rows)
+			free <- b
+		}
+	}()
+	err := er.t.Source.Scan(ctx, q, func(b *record.Batch) error {
+		if len(b.Rows) == 0 {
+			return nil
+		}
+		var buf *rowBuf
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		buf.fill(b.Rows)
+		work <- buf
+		return nil
+	})
+	close(work)
+	<-done
+	return err
+}
+
+// rowBuf holds a copy of one batch's rows (values shared, slices owned).
+type rowBuf struct {
+	rows [][]any
+	flat []any
+}
+
+func (b *rowBuf) fill(rows [][]any) {
+	w := len(rows[0])
+	if need := len(rows) * w; cap(b.flat) < need {
+		b.flat = make([]any, need)
+	}
+	b.rows = b.rows[:0]
+	for j, row := range rows {
+		dst := b.flat[j*w : (j+1)*w : (j+1)*w]
+		copy(dst, row)
+		b.rows = append(b.rows, dst)
+	}
+}
+
+// observeBatch profiles the rows column by column, then runs the row rules
+// and the fit checks.
+func (er *entityRun) observeBatch(rows [][]any) {
+	base := er.rows
+	for i, c := range er.cols {
+		c.observeColumn(rows, i)
+	}
+	if er.rowRules {
+		for j, row := range rows {
+			er.at(base, j, row)
+			for _, r := range er.rules {
+				if r.test != nil && r.test(row) {
+					r.hit(er)
+				}
+			}
+		}
+	}
+	if er.fit != nil {
+		er.fit.observeBatch(er, rows, base)
+	}
+	er.rows = base + int64(len(rows))
+}
+
+// at makes row (index j of a batch that follows base rows) the current row.
+func (er *entityRun) at(base int64, j int, row []any) {
+	er.rows = base + int64(j) + 1
+	er.row = row
+	er.idOK = false
 }
 
 func (er *entityRun) keyNames() []string {
@@ -119,25 +209,7 @@ func (er *entityRun) run(ctx context.Context) (*EntityReport, error) {
 	if len(q.OrderBy) == 0 {
 		q.OrderBy = nil
 	}
-	err := er.t.Source.Scan(ctx, q, func(b *record.Batch) error {
-		for _, row := range b.Rows {
-			er.rows++
-			er.row = row
-			er.idOK = false
-			for i, c := range er.cols {
-				c.observe(row[i])
-			}
-			for _, r := range er.rules {
-				if r.test != nil && r.test(row) {
-					r.hit(er)
-				}
-			}
-			if er.fit != nil {
-				er.fit.observe(er, row)
-			}
-		}
-		return nil
-	})
+	err := er.scan(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", er.table.Name, err)
 	}

@@ -194,16 +194,27 @@ func (f *fitChecker) add(er *entityRun, col int, problem string) {
 	}
 }
 
-func (f *fitChecker) observe(er *entityRun, row []any) {
+// observeBatch tries every routed value of rows (which follow base rows)
+// against its target column, column by column.
+func (f *fitChecker) observeBatch(er *entityRun, rows [][]any, base int64) {
 	for i, spec := range f.specs {
 		if spec == nil {
 			continue
 		}
-		if p := spec.problem(row[i]); p != "" {
-			f.add(er, i, p)
+		for j, row := range rows {
+			if p := spec.problem(row[i]); p != "" {
+				er.at(base, j, row)
+				f.add(er, i, p)
+			}
 		}
 	}
 }
+
+// PostgreSQL's date range, as Unix seconds: 4713 BC to 294276 AD.
+var (
+	pgMinTime = time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	pgMaxTime = time.Date(294276, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+)
 
 // problem says why the target column would refuse v, or "".
 func (t *targetSpec) problem(v any) string {
@@ -214,7 +225,7 @@ func (t *targetSpec) problem(v any) string {
 		}
 		return ""
 	case record.Invalid:
-		return x.Reason
+		return invalidClass(x.Reason)
 	case string:
 		switch t.kind {
 		case tkText, tkJSON, tkUUID, tkOther:
@@ -227,7 +238,7 @@ func (t *targetSpec) problem(v any) string {
 		}
 		switch t.kind {
 		case tkText:
-			if t.length > 0 && utf8.RuneCountInString(x) > t.length {
+			if t.length > 0 && len(x) > t.length && utf8.RuneCountInString(x) > t.length {
 				return fmt.Sprintf("longer than %d characters", t.length)
 			}
 		case tkNumeric:
@@ -288,7 +299,7 @@ func (t *targetSpec) problem(v any) string {
 			return t.numericProblem(strconv.FormatFloat(x, 'f', -1, 64))
 		}
 	case time.Time:
-		if (t.kind == tkDate || t.kind == tkTimestamp) && (x.Year() < -4712 || x.Year() > 294275) {
+		if u := x.Unix(); (t.kind == tkDate || t.kind == tkTimestamp) && (u < pgMinTime || u >= pgMaxTime) {
 			return "date out of PostgreSQL's range"
 		}
 	}

@@ -11,7 +11,7 @@ import (
 func TestHistory(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := newPostgres(t)
+	pool := newPostgres(t).Pool()
 	mig, err := os.ReadFile("../ledger/migrations/003_audit.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -25,14 +25,14 @@ func TestHistory(t *testing.T) {
 	if prev, err := Last(ctx, pool, "people"); err != nil || prev != nil {
 		t.Fatalf("Last on empty ledger: %v %v", prev, err)
 	}
-	clean, err := Run(ctx, []Target{peopleTarget("people_clean")}, Options{Now: fixedNow})
+	clean, err := Run(ctx, []Target{peopleTarget(t, "people_clean")}, Options{Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Save(ctx, pool, "people", clean); err != nil {
 		t.Fatal(err)
 	}
-	dirty, err := Run(ctx, []Target{peopleTarget("people_dirty")}, Options{Now: fixedNow})
+	dirty, err := Run(ctx, []Target{peopleTarget(t, "people_dirty")}, Options{Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,14 +47,14 @@ func (h *hll) estimate() int64 {
 // kept. Amortised O(1) per value.
 type heavyHitters struct {
 	k      int
-	counts map[string]int64
+	counts map[key]int64
 }
 
 func newHeavyHitters(k int) *heavyHitters {
-	return &heavyHitters{k: k, counts: make(map[string]int64, k)}
+	return &heavyHitters{k: k, counts: make(map[key]int64, k)}
 }
 
-func (h *heavyHitters) add(v string, n int64) {
+func (h *heavyHitters) add(v key, n int64) {
 	if c, ok := h.counts[v]; ok {
 		h.counts[v] = c + n
 		return

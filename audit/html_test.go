@@ -34,7 +34,7 @@ func chromium(t *testing.T) string {
 }
 
 func TestHTML(t *testing.T) {
-	rep, err := Run(context.Background(), []Target{peopleTarget("people_dirty")}, Options{Now: fixedNow})
+	rep, err := Run(context.Background(), []Target{peopleTarget(t, "people_dirty")}, Options{Now: fixedNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -83,8 +84,16 @@ const (
 	histBins      = 20
 	ssCapacity    = 1024
 	caseExamples  = 5
+	// The semantic type is detected on the first semFull text values and
+	// every semEvery-th value after them.
+	semFull  = 10000
+	semEvery = 16
 )
 
+// colProf profiles one column. Per value it does no formatting and, for
+// the usual types, no allocation: distinct values are counted by their
+// native key (see key), text is measured in one pass, the semantic type is
+// sampled and the histogram reservoir skips values geometrically.
 type colProf struct {
 	col  *record.Column
 	opts *Options
@@ -93,7 +102,7 @@ type colProf struct {
 
 	nulls, empty, nonNull int64
 	min, max              any
-	exact                 map[string]int64 // nil once past ExactDistinct
+	exact                 map[key]int64 // nil once past ExactDistinct
 	hll                   *hll
 	ss                    *heavyHitters
 	invalid               map[string]int64
@@ -103,13 +112,16 @@ type colProf struct {
 	lenSum                int64
 	lenBuckets            [14]int64 // 0, 1, 2-3, 4-7, ... , 4096+
 	res                   []float64
-	resSeen               int64
+	resSeen               int64   // numeric values offered to the reservoir
+	resNext               int64   // Algorithm L: resSeen of the next value taken
+	resW                  float64 // Algorithm L: the running weight
 	rng                   *rand.Rand
 	sem                   *semDetector
+	semSeen               int64
 }
 
 func newColProf(c *record.Column, opts *Options) *colProf {
-	p := &colProf{col: c, opts: opts, exact: map[string]int64{}, lenMin: -1}
+	p := &colProf{col: c, opts: opts, exact: map[key]int64{}, lenMin: -1}
 	switch c.Type {
 	case record.Text, record.Enum, record.Set, record.UUID, record.JSON:
 		p.text = true
@@ -123,6 +135,13 @@ func newColProf(c *record.Column, opts *Options) *colProf {
 	return p
 }
 
+// observeColumn profiles column i of rows.
+func (p *colProf) observeColumn(rows [][]any, i int) {
+	for _, row := range rows {
+		p.observe(row[i])
+	}
+}
+
 func (p *colProf) observe(v any) {
 	if v == nil {
 		p.nulls++
@@ -132,84 +151,175 @@ func (p *colProf) observe(v any) {
 		if p.invalid == nil {
 			p.invalid = map[string]int64{}
 		}
-		p.invalid[inv.Reason]++
-		if strings.Contains(strings.ToLower(inv.Reason), "utf-8") {
+		class := invalidClass(inv.Reason)
+		p.invalid[class]++
+		if strings.Contains(strings.ToLower(class), "utf-8") {
 			p.invalidUTF8++
 		}
 		return
 	}
 	p.nonNull++
-	s := valueText(v, p.col.Type)
-	if p.min == nil {
-		p.min, p.max = v, v
-	} else {
-		if c, ok := compare(v, p.min, p.col.Type); ok && c < 0 {
-			p.min = v
-		}
-		if c, ok := compare(v, p.max, p.col.Type); ok && c > 0 {
-			p.max = v
-		}
-	}
+	p.minMax(v)
+	k := keyOf(v, p.col.Type)
 	if p.exact != nil {
-		p.exact[s]++
+		p.exact[k]++
 		if len(p.exact) > p.opts.ExactDistinct {
 			p.toEstimates()
 		}
 	} else {
-		p.hll.add(hash64(s))
-		p.ss.add(s, 1)
+		p.hll.add(k.hash())
+		p.ss.add(k, 1)
 	}
-	if str, ok := v.(string); ok {
-		if str == "" {
-			p.empty++
-		}
-		if !utf8.ValidString(str) {
-			p.invalidUTF8++
-		}
-		if p.text {
-			n := int64(utf8.RuneCountInString(str))
-			if p.lenMin < 0 || n < p.lenMin {
-				p.lenMin = n
-			}
-			if n > p.lenMax {
-				p.lenMax = n
-			}
-			p.lenSum += n
-			p.lenBuckets[lenBucket(n)]++
-			if str != "" {
-				first, _ := utf8.DecodeRuneInString(str)
-				last, _ := utf8.DecodeLastRuneInString(str)
-				if unicode.IsSpace(first) || unicode.IsSpace(last) {
-					p.whitespace++
-				}
-			}
-			if p.sem != nil {
-				p.sem.observe(str)
-			}
+	if k.t == ktString {
+		if str, ok := v.(string); ok {
+			p.observeText(str)
 		}
 	}
 	if p.hist {
-		if f, ok := number(v); ok {
-			p.resSeen++
-			if len(p.res) < reservoirSize {
-				p.res = append(p.res, f)
-			} else if j := p.rng.Int64N(p.resSeen); j < reservoirSize {
-				p.res[j] = f
+		p.sample(v)
+	}
+}
+
+func (p *colProf) minMax(v any) {
+	if p.min == nil {
+		p.min, p.max = v, v
+		return
+	}
+	switch x := v.(type) {
+	case int64:
+		lo, ok1 := p.min.(int64)
+		hi, ok2 := p.max.(int64)
+		if ok1 && ok2 {
+			if x < lo {
+				p.min = v
+			} else if x > hi {
+				p.max = v
 			}
+			return
+		}
+	case time.Time:
+		lo, ok1 := p.min.(time.Time)
+		hi, ok2 := p.max.(time.Time)
+		if ok1 && ok2 {
+			if x.Before(lo) {
+				p.min = v
+			} else if x.After(hi) {
+				p.max = v
+			}
+			return
+		}
+	}
+	if c, ok := compare(v, p.min, p.col.Type); ok && c < 0 {
+		p.min = v
+	}
+	if c, ok := compare(v, p.max, p.col.Type); ok && c > 0 {
+		p.max = v
+	}
+}
+
+func (p *colProf) observeText(str string) {
+	if str == "" {
+		p.empty++
+	}
+	n, valid := textLen(str)
+	if !valid {
+		p.invalidUTF8++
+	}
+	if !p.text {
+		return
+	}
+	if p.lenMin < 0 || n < p.lenMin {
+		p.lenMin = n
+	}
+	if n > p.lenMax {
+		p.lenMax = n
+	}
+	p.lenSum += n
+	p.lenBuckets[lenBucket(n)]++
+	if str != "" && (spaceAtStart(str) || spaceAtEnd(str)) {
+		p.whitespace++
+	}
+	if p.sem != nil {
+		p.semSeen++
+		if p.semSeen <= semFull || p.semSeen%semEvery == 0 {
+			p.sem.observe(str)
 		}
 	}
 }
 
+// textLen is the length of s in characters and whether s is valid UTF-8,
+// in one pass for ASCII text.
+func textLen(s string) (int64, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return int64(utf8.RuneCountInString(s)), utf8.ValidString(s)
+		}
+	}
+	return int64(len(s)), true
+}
+
+func asciiSpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
+
+func spaceAtStart(s string) bool {
+	if s[0] < utf8.RuneSelf {
+		return asciiSpace(s[0])
+	}
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsSpace(r)
+}
+
+func spaceAtEnd(s string) bool {
+	if c := s[len(s)-1]; c < utf8.RuneSelf {
+		return asciiSpace(c)
+	}
+	r, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.IsSpace(r)
+}
+
+// sample keeps a uniform reservoir of the column's numeric values
+// (Algorithm L: after the reservoir fills, the number of values to skip
+// before the next one taken is drawn at once, so most values cost one
+// comparison).
+func (p *colProf) sample(v any) {
+	p.resSeen++
+	if len(p.res) < reservoirSize {
+		f, ok := number(v)
+		if !ok {
+			p.resSeen--
+			return
+		}
+		p.res = append(p.res, f)
+		if len(p.res) == reservoirSize {
+			p.resW = math.Exp(math.Log(p.uniform()) / reservoirSize)
+			p.skip()
+		}
+		return
+	}
+	if p.resSeen < p.resNext {
+		return
+	}
+	f, ok := number(v)
+	if !ok {
+		p.resSeen--
+		return
+	}
+	p.res[p.rng.IntN(reservoirSize)] = f
+	p.resW *= math.Exp(math.Log(p.uniform()) / reservoirSize)
+	p.skip()
+}
+
+// uniform is a random number in (0, 1].
+func (p *colProf) uniform() float64 { return 1 - p.rng.Float64() }
+
+func (p *colProf) skip() {
+	p.resNext = p.resSeen + 1
+	if p.resW < 1 {
+		p.resNext += int64(math.Floor(math.Log(p.uniform()) / math.Log(1-p.resW)))
+	}
+}
+
 func lenBucket(n int64) int {
-	if n == 0 {
-		return 0
-	}
-	b := 1
-	for n > 1 && b < 13 {
-		n >>= 1
-		b++
-	}
-	return b
+	return min(bits.Len64(uint64(n)), 13)
 }
 
 func lenBucketRange(b int) (lo, hi int64) {
@@ -227,35 +337,47 @@ func lenBucketRange(b int) (lo, hi int64) {
 func (p *colProf) toEstimates() {
 	p.hll = &hll{}
 	p.ss = newHeavyHitters(ssCapacity)
-	top := topOf(p.exact, ssCapacity)
-	for s := range p.exact {
-		p.hll.add(hash64(s))
+	for k := range p.exact {
+		p.hll.add(k.hash())
 	}
-	for _, t := range top {
-		p.ss.add(t.Value, t.Count)
+	for _, c := range sortedCounts(p.exact, p.col.Type, ssCapacity) {
+		p.ss.add(c.k, c.n)
 	}
 	p.exact = nil
 }
 
-func topOf(m map[string]int64, n int) []TopValue {
-	out := make([]TopValue, 0, len(m))
-	for v, c := range m {
-		out = append(out, TopValue{v, c})
+type counted struct {
+	k    key
+	text string
+	n    int64
+}
+
+// sortedCounts returns the n most frequent keys of m, most frequent first,
+// ties in text order.
+func sortedCounts(m map[key]int64, t record.Type, n int) []counted {
+	out := make([]counted, 0, len(m))
+	for k, c := range m {
+		out = append(out, counted{k, k.text(t), c})
 	}
-	sortTop(out)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].n != out[j].n {
+			return out[i].n > out[j].n
+		}
+		return out[i].text < out[j].text
+	})
 	if len(out) > n {
 		out = out[:n]
 	}
 	return out
 }
 
-func sortTop(t []TopValue) {
-	sort.Slice(t, func(i, j int) bool {
-		if t[i].Count != t[j].Count {
-			return t[i].Count > t[j].Count
-		}
-		return t[i].Value < t[j].Value
-	})
+func topOf(m map[key]int64, t record.Type, n int) []TopValue {
+	cs := sortedCounts(m, t, n)
+	out := make([]TopValue, len(cs))
+	for i, c := range cs {
+		out[i] = TopValue{c.text, c.n}
+	}
+	return out
 }
 
 func round4(f float64) float64 { return math.Round(f*10000) / 10000 }
@@ -275,14 +397,14 @@ func (p *colProf) profile(rows int64) ColumnProfile {
 	}
 	if p.exact != nil {
 		c.Distinct = int64(len(p.exact))
-		c.Top = topOf(p.exact, p.opts.TopN)
+		c.Top = topOf(p.exact, p.col.Type, p.opts.TopN)
 		if p.text {
 			c.CaseVariants, c.CaseExamples = caseVariants(p.exact)
 		}
 	} else {
 		c.Distinct = p.hll.estimate()
 		c.DistinctEstimated = true
-		top := topOf(p.ss.counts, p.opts.TopN)
+		top := topOf(p.ss.counts, p.col.Type, p.opts.TopN)
 		c.Top, c.TopApproximate = top, true
 		if p.text {
 			c.CaseVariants = -1
@@ -313,9 +435,13 @@ func (p *colProf) profile(rows int64) ColumnProfile {
 }
 
 // caseVariants counts distinct values that differ from another only by case.
-func caseVariants(m map[string]int64) (int64, [][]string) {
+func caseVariants(m map[key]int64) (int64, [][]string) {
 	groups := map[string][]string{}
-	for v := range m {
+	for k := range m {
+		if k.t != ktString {
+			continue
+		}
+		v := k.s
 		l := strings.ToLower(v)
 		groups[l] = append(groups[l], v)
 	}

@@ -76,3 +76,34 @@ func TestNumericFit(t *testing.T) {
 		t.Errorf("timestamptz parse %+v", p)
 	}
 }
+
+// The reservoir (Algorithm L) keeps a uniform sample: the scaled histogram
+// of 0..99999 has bins of about equal size that add up to the count.
+func TestHistogramReservoir(t *testing.T) {
+	t.Parallel()
+	col := record.Column{Name: "n", Type: record.Int}
+	opts := Options{}
+	opts.defaults()
+	p := newColProf(&col, &opts)
+	const n = 100000
+	for i := 0; i < n; i++ {
+		p.observe(int64(i))
+	}
+	c := p.profile(n)
+	if !c.DistinctEstimated || c.Histogram == nil || !c.Histogram.Approximate || len(c.Histogram.Bins) != histBins {
+		t.Fatalf("profile %+v", c)
+	}
+	var sum int64
+	for _, b := range c.Histogram.Bins {
+		sum += b.Count
+		if math.Abs(float64(b.Count)-n/histBins) > 0.15*n/histBins {
+			t.Errorf("bin %s..%s holds %d, want about %d", b.Lo, b.Hi, b.Count, n/histBins)
+		}
+	}
+	if sum < n-histBins || sum > n+histBins {
+		t.Errorf("bins hold %d, want %d", sum, n)
+	}
+	if *c.Min != "0" || *c.Max != "99999" {
+		t.Errorf("min %s max %s", *c.Min, *c.Max)
+	}
+}

@@ -3,6 +3,7 @@ package audit
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -171,13 +172,20 @@ func compareAbsDecimal(a, b string) int {
 	if c := strings.Compare(ai, bi); c != 0 {
 		return c
 	}
-	for len(af) < len(bf) {
-		af += "0"
+	// Fractions: compare digit by digit, a missing digit being 0.
+	for i := 0; i < len(af) || i < len(bf); i++ {
+		x, y := byte('0'), byte('0')
+		if i < len(af) {
+			x = af[i]
+		}
+		if i < len(bf) {
+			y = bf[i]
+		}
+		if x != y {
+			return cmp3(x < y, x > y)
+		}
 	}
-	for len(bf) < len(af) {
-		bf += "0"
-	}
-	return strings.Compare(af, bf)
+	return 0
 }
 
 // hash64 is FNV-1a followed by a splitmix64 finaliser: deterministic across
@@ -188,10 +196,24 @@ func hash64(s string) uint64 {
 		h ^= uint64(s[i])
 		h *= 1099511628211
 	}
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
+	return mix64(h)
+}
+
+var (
+	reasonLine   = regexp.MustCompile(`^line \d+: | at line \d+|(^row) at line \d+`)
+	reasonQuoted = regexp.MustCompile(`^"(?:[^"\\]|\\.)*" is `)
+)
+
+// invalidClass is the kind of a record.Invalid: its Reason without what
+// belongs to one value, so that equal problems count together. The file
+// sources put the line in the reason ("invalid UTF-8 at line 7", `line 7:
+// "x" is not a valid int`, "row at line 7 has 3 fields, header has 4");
+// those become "invalid UTF-8", "not a valid int" and "row has 3 fields,
+// header has 4". Other reasons ("zero date") are kept as they are.
+func invalidClass(reason string) string {
+	if !strings.Contains(reason, "line ") {
+		return reason
+	}
+	s := reasonLine.ReplaceAllString(reason, "$1")
+	return reasonQuoted.ReplaceAllString(s, "")
 }

@@ -80,8 +80,13 @@ type EntityPlan struct {
 	Chunks      []Bounds
 }
 
-// Bounds is a chunk's key range (Lo, Hi]; nil = open.
-type Bounds struct{ Lo, Hi record.Key }
+// Bounds is a chunk's key range (Lo, Hi]; nil = unbounded. An Open chunk
+// has no Hi yet: the worker that leases it cuts it (see Cut), so a large
+// table is divided while it is being copied instead of before.
+type Bounds struct {
+	Lo, Hi record.Key
+	Open   bool
+}
 
 // Run is a run this process takes part in.
 type Run struct {
@@ -164,9 +169,9 @@ func (l *Ledger) StartOrJoin(ctx context.Context, plan, hash string, until *time
 				if err != nil {
 					return err
 				}
-				rows[i] = []any{id, ep.Entity, i, lo, hi}
+				rows[i] = []any{id, ep.Entity, i, lo, hi, c.Open}
 			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"transit", "chunks"}, []string{"run_id", "entity", "chunk_no", "lo", "hi"}, pgx.CopyFromRows(rows)); err != nil {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"transit", "chunks"}, []string{"run_id", "entity", "chunk_no", "lo", "hi", "open"}, pgx.CopyFromRows(rows)); err != nil {
 				return err
 			}
 		}
@@ -231,6 +236,7 @@ type Chunk struct {
 	Position   record.Key // last key written; nil = none
 	MaxVersion any
 	Attempts   int
+	Open       bool // Hi not cut yet
 	posJSON    []byte
 }
 
@@ -248,8 +254,8 @@ func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration) (*Ch
 			       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = k.lease_pid))
 			ORDER BY k.chunk_no, k.entity
 			LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING c.run_id, c.entity, c.chunk_no, c.lo, c.hi, c.position, c.max_version, c.attempts`,
-		runID, l.Owner, l.pid, ttl.Milliseconds()).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts)
+		RETURNING c.run_id, c.entity, c.chunk_no, c.lo, c.hi, c.position, c.max_version, c.attempts, c.open`,
+		runID, l.Owner, l.pid, ttl.Milliseconds()).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -270,6 +276,42 @@ func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration) (*Ch
 	}
 	c.posJSON = pos
 	return &c, nil
+}
+
+// Cut closes an open chunk at hi and adds the rest of the key space, (hi,
+// end], as a new open chunk any worker can lease and cut in turn. With hi
+// nil the chunk simply runs to the end. Only the leaseholder can cut.
+func (l *Ledger) Cut(ctx context.Context, c *Chunk, hi record.Key) error {
+	h, err := encodeKey(hi)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, l.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE transit.chunks SET hi = $4, open = false
+			WHERE run_id = $1 AND entity = $2 AND chunk_no = $3 AND open AND lease_owner = $5 AND status = 'pending'`,
+			c.RunID, c.Entity, c.No, h, l.Owner)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return ErrLeaseLost
+		}
+		if hi == nil {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO transit.chunks (run_id, entity, chunk_no, lo, open)
+			SELECT $1, $2, max(chunk_no) + 1, $3, true FROM transit.chunks WHERE run_id = $1 AND entity = $2`,
+			c.RunID, c.Entity, h)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			return err
+		}
+		return fmt.Errorf("ledger: cut chunk %d of %s: %w", c.No, c.Entity, err)
+	}
+	c.Hi, c.Open = hi, false
+	return nil
 }
 
 // RejectRow is one refused row to record.

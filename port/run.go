@@ -251,6 +251,20 @@ func (r *runner) planRun(ctx context.Context) ([]ledger.EntityPlan, error) {
 			}
 		}
 		out[i].Fresh = empty && r.opts.SameDB(es.Spec.ToStore)
+		// A large table without a version column is cut while it is
+		// copied: one open chunk that the worker leasing it cuts (see
+		// cutNext). Tables with a version column are cut up front, since
+		// the cutting scan also finds the catch-up watermark; so are small
+		// ones and those whose size is unknown, for an exact count.
+		if es.Version == "" {
+			if est, ok := es.Source.(sources.Estimator); ok {
+				if n, err := est.EstimateRows(ctx, es.Spec.FromTable); err == nil && n > 2*int64(r.chunkRows(es)) {
+					out[i].Rows = n
+					out[i].Chunks = []ledger.Bounds{{Open: true}}
+					continue
+				}
+			}
+		}
 		backfills = append(backfills, i)
 	}
 	// Largest first would need sizes we do not have; declaration order it is.
@@ -297,13 +311,7 @@ func lagged(wm any, lag time.Duration) any {
 // version seen: the catch-up watermark this backfill will leave, since any
 // row changed after this scan gets a newer version.
 func (r *runner) cutChunks(ctx context.Context, es *entityState) ([]ledger.Bounds, int64, any, error) {
-	per := r.opts.ChunkRows
-	if per <= 0 {
-		per = 20 * es.Spec.BatchSize
-		if per < 50_000 {
-			per = 50_000
-		}
-	}
+	per := r.chunkRows(es)
 	var bounds []ledger.Bounds
 	var lo record.Key
 	var n int64
@@ -337,6 +345,40 @@ func (r *runner) cutChunks(ctx context.Context, es *entityState) ([]ledger.Bound
 	}
 	bounds = append(bounds, ledger.Bounds{Lo: lo})
 	return bounds, n, smax, nil
+}
+
+// chunkRows is the number of rows in one chunk of es.
+func (r *runner) chunkRows(es *entityState) int {
+	if r.opts.ChunkRows > 0 {
+		return r.opts.ChunkRows
+	}
+	return max(20*es.Spec.BatchSize, 50_000)
+}
+
+// cutNext cuts an open chunk: it reads the next chunkRows keys after the
+// chunk's start and closes the chunk at the last one, leaving the rest of
+// the table as a new open chunk for another worker.
+func (r *runner) cutNext(es *entityState, c *ledger.Chunk) error {
+	per := r.chunkRows(es)
+	var last record.Key
+	n := 0
+	q := sources.Query{Table: es.Spec.FromTable, Columns: es.Key, OrderBy: es.Key, After: c.Lo, BatchSize: 10_000, Limit: per + 1}
+	err := es.Source.Scan(r.stop, q, func(b *record.Batch) error {
+		for _, row := range b.Rows {
+			n++
+			if n == per {
+				last = append(record.Key(nil), row...)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cut a chunk of %s: %w", es.Name, err)
+	}
+	if n <= per {
+		last = nil // the rest fits in this chunk: it runs to the end
+	}
+	return r.l.Cut(r.work, c, last)
 }
 
 func (r *runner) workers() error {
@@ -419,7 +461,13 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 	}
 	bo := backoff.WithContext(r.opts.Retry(), r.stop)
 	for {
-		err := r.chunkOnce(es, c)
+		var err error
+		if c.Open {
+			err = r.cutNext(es, c)
+		}
+		if err == nil {
+			err = r.chunkOnce(es, c)
+		}
 		if err == nil {
 			if err := r.l.Complete(r.work, c); err != nil {
 				return err

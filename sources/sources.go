@@ -85,3 +85,10 @@ func IsNotFound(err error) bool {
 	var nf *NotFoundError
 	return errors.As(err, &nf)
 }
+
+// Estimator is a source that can say roughly how many rows a table holds
+// without reading it (from its statistics). The engine uses the figure for
+// progress and to decide whether to cut a table into chunks up front.
+type Estimator interface {
+	EstimateRows(ctx context.Context, table string) (int64, error)
+}

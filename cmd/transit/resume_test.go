@@ -100,10 +100,14 @@ func TestKillAndResume(t *testing.T) {
 	bin := transitBinary(t)
 	murl, db := testenv.MySQL(t)
 	purl := testenv.Postgres(t)
-	seedOrders(t, db, 240_000)
-	plan := ordersPlan(t, murl, purl, 2000)
+	seedOrders(t, db, 300_000)
+	// Small batches: many commits, so kills land mid-backfill.
+	plan := ordersPlan(t, murl, purl, 200)
 
-	kills := 0
+	// Kill at random moments until 20 kills have landed mid-backfill. On
+	// a fast machine a backfill may finish between two kills: then the
+	// target is wiped and a new backfill is killed in turn.
+	kills, backfills := 0, 1
 	for kills < 20 {
 		cmd := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "20000", "--output", "json")
 		var out bytes.Buffer
@@ -115,28 +119,28 @@ func TestKillAndResume(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		select {
 		case err := <-done:
-			// finished before the kill: the backfill is over
 			if err != nil {
 				t.Fatalf("run exited early: %v\n%s", err, out.String())
 			}
-			t.Logf("backfill finished after %d kills", kills)
-			goto finished
-		case <-time.After(time.Duration(150+rand.IntN(350)) * time.Millisecond):
+			sameOrdersUpTo(t, db, purl) // a finished backfill holds every row
+			testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE")
+			backfills++
+			continue
+		case <-time.After(time.Duration(100+rand.IntN(250)) * time.Millisecond):
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			kills++
 		}
-		// Meanwhile the source keeps changing, as a live one does.
-		if _, err := db.Exec(`UPDATE orders SET amount = amount + 1, updated_at = updated_at + INTERVAL 1 DAY WHERE id = ?`, 1+rand.IntN(240_000)); err != nil {
+		// Meanwhile the source keeps changing, as a live one does: each
+		// change gets a newer version than any before it.
+		if _, err := db.Exec(`UPDATE orders SET amount = amount + 1, updated_at = TIMESTAMP('2024-02-01') + INTERVAL ? SECOND WHERE id = ?`,
+			kills, 1+rand.IntN(300_000)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("%d kills over %d backfill(s)", kills, backfills)
 	if out, err := exec.Command(bin, "run", plan, "--workers", "2").CombinedOutput(); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
-	}
-finished:
-	if kills < 20 {
-		t.Errorf("only %d kills landed during the backfill; make it slower", kills)
 	}
 	// Rows changed behind the backfill's cursor arrive with the catch-up.
 	if out, err := exec.Command(bin, "run", plan).CombinedOutput(); err != nil {
@@ -145,11 +149,26 @@ finished:
 	sameOrders(t, db, purl)
 	// The ledger shows each chunk done once, all rows read once in total
 	// by batches that committed.
-	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE run_id = 1 AND status <> 'done'"); n != "0" {
+	first := pgScalar(t, purl, "SELECT min(id) FROM transit.runs")
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE run_id = $1 AND status <> 'done'", first); n != "0" {
 		t.Errorf("%s chunks not done", n)
 	}
-	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE run_id = 1"); n != "240000" {
-		t.Errorf("run 1 committed %s rows read, want exactly 240000 (no batch twice)", n)
+	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE run_id = $1", first); n != "300000" {
+		t.Errorf("the backfill committed %s rows read, want exactly 300000 (no batch twice)", n)
+	}
+}
+
+// sameOrdersUpTo checks a finished backfill: every source row is in the
+// target, none twice (values may lag behind changes made meanwhile; the
+// catch-up brings those).
+func sameOrdersUpTo(t *testing.T, db *sql.DB, purl string) {
+	t.Helper()
+	var n string
+	if err := db.QueryRow("SELECT COUNT(*) FROM orders").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if got := pgScalar(t, purl, "SELECT count(DISTINCT id) FROM shop.orders"); got != n {
+		t.Fatalf("finished backfill holds %s rows, source %s", got, n)
 	}
 }
 
@@ -213,7 +232,28 @@ func TestTwoProcessesShareARun(t *testing.T) {
 	murl, db := testenv.MySQL(t)
 	purl := testenv.Postgres(t)
 	seedOrders(t, db, 200_000)
-	plan := ordersPlan(t, murl, purl, 2000)
+	// orders has a version column, so its chunks are cut up front; the
+	// same rows as orders_nv (no version) are cut progressively while the
+	// two processes copy.
+	plan := writePlan(t, fmt.Sprintf(`version: 1
+name: orders
+stores:
+  legacy: { kind: mysql, url: "%s" }
+  main:   { kind: postgres, url: "%s", schema: shop }
+entities:
+  orders:
+    from: legacy.orders
+    to: main.orders
+    version: updated_at
+    batch_size: 2000
+  orders_nv:
+    from: legacy.orders
+    to: main.orders_nv
+    batch_size: 2000
+`, murl, purl))
+	if _, err := db.Exec("ANALYZE TABLE orders"); err != nil {
+		t.Fatal(err)
+	}
 	var outs [2]bytes.Buffer
 	var cmds [2]*exec.Cmd
 	for i := range cmds {
@@ -236,8 +276,16 @@ func TestTwoProcessesShareARun(t *testing.T) {
 	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE status <> 'done' OR done_by IS NULL"); n != "0" {
 		t.Errorf("%s chunks not done", n)
 	}
-	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks"); n != "200000" {
-		t.Errorf("rows read %s, want 200000", n)
+	for _, e := range []string{"orders", "orders_nv"} {
+		if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE entity = $1", e); n != "200000" {
+			t.Errorf("%s: rows read %s, want 200000", e, n)
+		}
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE entity = 'orders_nv'"); n != "20" {
+		t.Errorf("orders_nv cut into %s chunks, want 20 of 10000 rows", n)
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders_nv"); n != "200000" {
+		t.Errorf("orders_nv holds %s rows", n)
 	}
 	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE batches <> ceil(rows_read / 2000.0)"); n != "0" {
 		t.Errorf("%s chunks wrote a batch twice", n)

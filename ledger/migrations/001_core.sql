@@ -32,6 +32,7 @@ CREATE TABLE transit.chunks (
     chunk_no      integer NOT NULL,
     lo            jsonb,                     -- exclusive lower bound; null = start
     hi            jsonb,                     -- inclusive upper bound; null = end
+    open          boolean NOT NULL DEFAULT false, -- hi not cut yet: the leaseholder cuts it
     position      jsonb,                     -- last key written; null = nothing yet
     status        text    NOT NULL DEFAULT 'pending', -- pending | done
     lease_owner   text,

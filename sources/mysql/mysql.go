@@ -258,3 +258,14 @@ func (s *Source) Tables(ctx context.Context) ([]string, error) {
 func (s *Source) notFound(table string) error {
 	return &sources.NotFoundError{Store: "mysql database " + s.dbName, What: "table", Name: table}
 }
+
+// EstimateRows returns InnoDB's statistics estimate of a table's rows.
+func (s *Source) EstimateRows(ctx context.Context, table string) (int64, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT TABLE_ROWS FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, table).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("estimate rows of mysql table %s.%s: %w", s.dbName, table, err)
+	}
+	return n.Int64, nil
+}

@@ -176,3 +176,15 @@ func (s *Source) Pool() *pgxpool.Pool { return s.pool }
 
 // Schema returns the schema the source reads.
 func (s *Source) Schema() string { return s.schema }
+
+// EstimateRows returns the planner's estimate of a table's rows (-1 or 0
+// before the table was ever analysed).
+func (s *Source) EstimateRows(ctx context.Context, table string) (int64, error) {
+	var n float64
+	err := s.pool.QueryRow(ctx, `SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = $2`, s.schema, table).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("estimate rows of %s: %w", s.ident(table), err)
+	}
+	return int64(n), nil
+}

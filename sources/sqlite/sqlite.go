@@ -410,3 +410,7 @@ func MapType(decl string) record.Column {
 	}
 	return c
 }
+
+// DB returns the read-only database handle, for work pushed down into SQL
+// (audit's unique and sql checks).
+func (s *Source) DB() *sql.DB { return s.db }

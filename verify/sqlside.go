@@ -1,0 +1,445 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/transitdb/transit/record"
+	"github.com/transitdb/transit/sources"
+)
+
+// sqlReader runs verify's own SQL on a PostgreSQL or MySQL/MariaDB server.
+// When every compared column has a canonical SQL expression the chunk hash
+// is computed by the server; otherwise the canonical (and raw) field texts
+// are fetched and hashed in Go.
+type sqlReader struct {
+	s       *Side
+	d       string
+	keyCols []record.Column
+	table   string
+	keys    string   // quoted key columns, comma-separated (to select)
+	okeys   string   // qkeys, comma-separated (to compare and order)
+	qkeys   []string // key expressions: quoted key columns, in binary collation when textual
+	exprs   []string // per column: canonical expression, or raw expression
+	raw     []bool   // exprs[i] is raw: canonicalise in Go
+	push    bool     // no raw column: hash on the server
+	version string   // quoted version column, or ""
+}
+
+func newSQLReader(s *Side) (*sqlReader, error) {
+	p := s.SQL
+	if p.Dialect != Postgres && p.Dialect != MySQL {
+		return nil, fmt.Errorf("side %s: unknown SQL dialect %q", s.Store, p.Dialect)
+	}
+	if p.Dialect == Postgres && p.Pool == nil || p.Dialect == MySQL && p.DB == nil {
+		return nil, fmt.Errorf("side %s: no connection for dialect %s", s.Store, p.Dialect)
+	}
+	kc, err := keyColumns(s)
+	if err != nil {
+		return nil, err
+	}
+	r := &sqlReader{s: s, d: p.Dialect, keyCols: kc, push: true}
+	r.table = QuoteIdent(r.d, s.Table)
+	if p.Schema != "" {
+		r.table = QuoteIdent(r.d, p.Schema) + "." + r.table
+	}
+	for _, k := range s.Key {
+		r.qkeys = append(r.qkeys, QuoteIdent(r.d, k))
+	}
+	r.keys = strings.Join(r.qkeys, ", ")
+	r.okeys = r.keys
+	r.setColumns()
+	if s.Version != "" {
+		r.version = QuoteIdent(r.d, s.Version)
+	}
+	return r, nil
+}
+
+func (r *sqlReader) setColumns() {
+	r.exprs, r.raw, r.push = nil, nil, true
+	for i, c := range r.s.Columns {
+		q := QuoteIdent(r.d, r.s.name(i))
+		e := SQLCanonicalExpr(r.d, c, q)
+		if e == "" {
+			r.exprs = append(r.exprs, SQLRawExpr(r.d, c, q))
+			r.raw = append(r.raw, true)
+			r.push = false
+			continue
+		}
+		r.exprs = append(r.exprs, e)
+		r.raw = append(r.raw, false)
+	}
+}
+
+func (r *sqlReader) pushdown() bool { return r.push }
+
+// where renders the predicate of kr, with arguments numbered from n+1.
+func (r *sqlReader) where(kr keyRange, n int) (string, []any) {
+	var parts []string
+	var args []any
+	ph := func(v any) string {
+		args = append(args, v)
+		if r.d == MySQL {
+			return "?"
+		}
+		return "$" + strconv.Itoa(n+len(args))
+	}
+	bound := func(k record.Key, strict, last string) string {
+		if r.d == Postgres {
+			var ps []string
+			for _, v := range k {
+				ps = append(ps, ph(v))
+			}
+			return "(" + r.okeys + ") " + last + " (" + strings.Join(ps, ", ") + ")"
+		}
+		var ors []string
+		for i := range r.qkeys {
+			var ands []string
+			for j := 0; j < i; j++ {
+				ands = append(ands, r.qkeys[j]+" = "+ph(k[j]))
+			}
+			op := strict
+			if i == len(r.qkeys)-1 {
+				op = last
+			}
+			ands = append(ands, r.qkeys[i]+" "+op+" "+ph(k[i]))
+			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+		}
+		return "(" + strings.Join(ors, " OR ") + ")"
+	}
+	if kr.lo != nil {
+		parts = append(parts, bound(kr.lo, ">", ">"))
+	}
+	if kr.hi != nil {
+		parts = append(parts, bound(kr.hi, "<", "<="))
+	}
+	if len(parts) == 0 {
+		return "TRUE", nil
+	}
+	return strings.Join(parts, " AND "), args
+}
+
+// query runs q and calls fn with each row's values.
+func (r *sqlReader) query(ctx context.Context, q string, args []any, fn func([]any) error) error {
+	if r.d == Postgres {
+		rows, err := r.s.SQL.Pool.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return err
+			}
+			if err := fn(vals); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	conn, err := r.s.SQL.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET time_zone = '+00:00'"); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if err := fn(vals); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (r *sqlReader) hash(ctx context.Context, kr keyRange) (chunkHash, error) {
+	var h chunkHash
+	if !r.push {
+		var buf []byte
+		err := r.rows(ctx, kr, func(f fetched) error {
+			buf = buf[:0]
+			for _, e := range f.fields {
+				buf = append(buf, e...)
+			}
+			h.sum += RowHash(buf)
+			h.count++
+			h.maxV = maxVersion(h.maxV, f.version)
+			return nil
+		})
+		return h, err
+	}
+	w, args := r.where(kr, 0)
+	var q string
+	fields := make([]string, len(r.exprs))
+	if r.d == MySQL {
+		for i, e := range r.exprs {
+			fields[i] = sqlFieldExpr(r.d, r.s.Columns[i], QuoteIdent(r.d, r.s.name(i)), e)
+		}
+		ver := ""
+		if r.version != "" {
+			ver = ", MAX(" + r.version + ")"
+		}
+		q = "SELECT COUNT(*), CAST(COALESCE(SUM(" + sqlRowHashExpr(r.d, fields) + "), 0) AS CHAR)" + ver +
+			" FROM " + r.table + " WHERE " + w
+	} else {
+		// The canonical expressions are evaluated once, in a subquery
+		// that OFFSET 0 keeps the planner from flattening.
+		inner := make([]string, len(r.exprs))
+		for i, e := range r.exprs {
+			f := "transit_f" + strconv.Itoa(i)
+			inner[i] = e + " AS " + f
+			fields[i] = sqlFieldExpr(r.d, r.s.Columns[i], f, f)
+		}
+		ver := ""
+		if r.version != "" {
+			inner = append(inner, r.version+" AS transit_v")
+			ver = ", max(transit_v)"
+		}
+		q = "SELECT count(*), COALESCE(sum(" + sqlRowHashExpr(r.d, fields) + "), 0)::text" + ver +
+			" FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + r.table + " WHERE " + w + " OFFSET 0) s"
+	}
+	err := r.query(ctx, q, args, func(v []any) error {
+		h.count = toInt64(v[0])
+		s := toString(v[1])
+		var err error
+		if h.sum, err = mod64(s); err != nil {
+			return err
+		}
+		if len(v) > 2 {
+			h.maxV = normVersion(v[2])
+		}
+		return nil
+	})
+	if err != nil {
+		return h, fmt.Errorf("hash chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+	}
+	return h, nil
+}
+
+func (r *sqlReader) bounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
+	w, args := r.where(kr, 0)
+	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS transit_rn FROM %s WHERE %s) s WHERE MOD(transit_rn, %d) = 0 ORDER BY transit_rn",
+		r.keys, r.keys, r.okeys, r.table, w, step)
+	var out []record.Key
+	err := r.query(ctx, q, args, func(v []any) error {
+		k := make(record.Key, len(v))
+		for i := range v {
+			k[i] = normKey(r.keyCols[i], v[i])
+		}
+		out = append(out, k)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+	}
+	return out, nil
+}
+
+func (r *sqlReader) rows(ctx context.Context, kr keyRange, fn func(fetched) error) error {
+	sel := r.keys
+	if r.version != "" {
+		sel += ", " + r.version + " AS transit_v"
+	}
+	for i, e := range r.exprs {
+		sel += ", " + e + " AS transit_f" + strconv.Itoa(i)
+	}
+	w, args := r.where(kr, 0)
+	q := "SELECT " + sel + " FROM " + r.table + " WHERE " + w + " ORDER BY " + r.okeys
+	nk := len(r.qkeys)
+	off := nk
+	if r.version != "" {
+		off++
+	}
+	var buf []byte
+	kidx := keyIndexes(r.s)
+	err := r.query(ctx, q, args, func(v []any) error {
+		f := fetched{key: make(record.Key, nk), fields: make([]string, len(r.exprs))}
+		for i := 0; i < nk; i++ {
+			f.key[i] = normKey(r.keyCols[i], v[i])
+		}
+		if r.version != "" {
+			f.version = normVersion(v[nk])
+		}
+		for i := range r.exprs {
+			x := v[off+i]
+			switch {
+			case x == nil:
+				buf = append(buf[:0], nullField...)
+			case r.raw[i]:
+				buf = AppendField(buf[:0], r.s.Columns[i], fromText(r.s.Columns[i], toString(x)))
+			default:
+				buf = appendTextField(buf[:0], toString(x), false)
+			}
+			f.fields[i] = string(buf)
+		}
+		f.id = rowID(f.fields, kidx)
+		return fn(f)
+	})
+	if err != nil {
+		return fmt.Errorf("fetch rows of %s.%s: %w", r.s.Store, r.s.Table, err)
+	}
+	return nil
+}
+
+func (r *sqlReader) changed(ctx context.Context, kr keyRange, since any) (bool, error) {
+	w, args := r.where(kr, 0)
+	ph := "?"
+	if r.d == Postgres {
+		ph = "$" + strconv.Itoa(len(args)+1)
+	}
+	args = append(args, since)
+	q := "SELECT 1 FROM " + r.table + " WHERE " + w + " AND " + r.version + " >= " + ph + " LIMIT 1"
+	found := false
+	err := r.query(ctx, q, args, func([]any) error { found = true; return nil })
+	return found, err
+}
+
+// prepare makes textual key columns compare in binary (code point) order
+// unless their collation already does: chunk bounds taken from one store
+// must cut the other store's key space at the same places, which two
+// collations (case-insensitive, locale-aware) would not.
+func (r *sqlReader) prepare(ctx context.Context) error {
+	coll := map[string]string{}
+	binary := map[string]bool{}
+	if r.d == Postgres {
+		q := `SELECT a.attname, coalesce(co.collname, ''), a.attcollation <> 0,
+			(SELECT datcollate FROM pg_database WHERE datname = current_database())
+			FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
+			WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`
+		err := r.query(ctx, q, []any{r.table}, func(v []any) error {
+			name, cn, collatable, dbc := toString(v[0]), toString(v[1]), v[2] == true, toString(v[3])
+			if cn == "default" {
+				cn = dbc
+			}
+			binary[name] = !collatable || cn == "C" || cn == "POSIX" || cn == "ucs_basic"
+			coll[name] = cn
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("key collation of %s.%s: %w", r.s.Store, r.s.Table, err)
+		}
+	} else {
+		q := "SELECT column_name, COALESCE(collation_name, '') FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
+		err := r.query(ctx, q, []any{r.s.SQL.Schema, r.s.Table}, func(v []any) error {
+			cn := toString(v[1])
+			binary[toString(v[0])] = cn == "" || strings.HasSuffix(cn, "_bin") || cn == "binary"
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("key collation of %s.%s: %w", r.s.Store, r.s.Table, err)
+		}
+	}
+	for i, k := range r.s.Key {
+		if bin, ok := binary[k]; !ok || bin {
+			continue
+		}
+		if r.d == Postgres {
+			r.qkeys[i] = QuoteIdent(r.d, k) + ` COLLATE "C"`
+		} else {
+			r.qkeys[i] = "CAST(" + QuoteIdent(r.d, k) + " AS BINARY)"
+		}
+	}
+	r.okeys = strings.Join(r.qkeys, ", ")
+	return nil
+}
+
+func (r *sqlReader) missing(ctx context.Context) ([]string, error) {
+	q := "SELECT column_name FROM information_schema.columns WHERE table_schema = coalesce(nullif($1, ''), current_schema()) AND table_name = $2"
+	if r.d == MySQL {
+		q = "SELECT column_name FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
+	}
+	have := map[string]bool{}
+	err := r.query(ctx, q, []any{r.s.SQL.Schema, r.s.Table}, func(v []any) error {
+		have[toString(v[0])] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe %s.%s: %w", r.s.Store, r.s.Table, err)
+	}
+	if len(have) == 0 {
+		return nil, &sources.NotFoundError{Store: r.s.Store, What: "table", Name: r.s.Table}
+	}
+	var out []string
+	for i := range r.s.Columns {
+		if !have[r.s.name(i)] {
+			out = append(out, r.s.name(i))
+		}
+	}
+	return out, nil
+}
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case nil:
+		return ""
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int32:
+		return int64(x)
+	case []byte:
+		n, _ := strconv.ParseInt(string(x), 10, 64)
+		return n
+	}
+	return 0
+}
+
+// normVersion reads a version value (a time or an integer) whichever driver
+// gave it.
+func normVersion(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC()
+	case []byte:
+		return normVersion(string(x))
+	case string:
+		for _, l := range []string{"2006-01-02 15:04:05.999999", "2006-01-02"} {
+			if t, err := time.Parse(l, x); err == nil {
+				return t
+			}
+		}
+		if n, err := strconv.ParseInt(x, 10, 64); err == nil {
+			return n
+		}
+		return x
+	case int32:
+		return int64(x)
+	}
+	return v
+}
