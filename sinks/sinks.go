@@ -59,3 +59,11 @@ type TxWriter interface {
 	Pool() *pgxpool.Pool
 	WriteTx(ctx context.Context, tx pgx.Tx, t *record.Table, b *record.Batch, opts WriteOptions) (WriteResult, error)
 }
+
+// Deleter is a sink that can delete records by ID (verify's
+// --repair-deletes).
+type Deleter interface {
+	// Delete removes the rows of table t whose key equals one of ids and
+	// returns how many it removed. Missing IDs are not an error.
+	Delete(ctx context.Context, t *record.Table, ids []record.Key) (int, error)
+}

@@ -15,6 +15,16 @@ import (
 	"github.com/transitdb/transit/port"
 )
 
+// termWidth is the width of the terminal w writes to, or 120.
+func termWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if wd, _, err := term.GetSize(int(f.Fd())); err == nil && wd > 0 {
+			return wd
+		}
+	}
+	return 120
+}
+
 func isTTY(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
