@@ -89,7 +89,6 @@ type entityState struct {
 	priorRejects            int64
 	orderBy                 []string
 	orderIdx                []int
-	done                    atomic.Bool
 }
 
 type runner struct {

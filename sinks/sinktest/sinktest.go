@@ -101,7 +101,7 @@ func KitchenRows() [][]any {
 			`{"k": "ünï", "n": [1, 2.5, null]}`, "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
 			"green", "a,c", uint64(0xA5), int64(2024)},
 		{int64(1), "b€", int64(1), false, int64(32767), int64(math.MaxInt64), uint64(0),
-			-0.0, float64(float32(3.25)), "0.000001", strings.Repeat("é", 20), "",
+			math.Copysign(0, -1), float64(float32(3.25)), "0.000001", strings.Repeat("é", 20), "",
 			[]byte{}, date(1, 1, 1), "00:00:00",
 			time.Date(2038, 1, 19, 3, 14, 8, 999999000, time.UTC),
 			time.Date(1901, 12, 13, 20, 45, 52, 0, time.UTC),

@@ -123,7 +123,7 @@ func parseBool(s string) (bool, bool) {
 }
 
 func parseFloat(s string) (float64, bool) {
-	if s == "" || strings.IndexAny(s, "0123456789") < 0 {
+	if s == "" || !strings.ContainsAny(s, "0123456789") {
 		return 0, false // reject "inf", "nan" and friends
 	}
 	f, err := strconv.ParseFloat(s, 64)
