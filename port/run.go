@@ -232,22 +232,41 @@ func (r *runner) planRun(ctx context.Context) ([]ledger.EntityPlan, error) {
 	out := make([]ledger.EntityPlan, len(r.order))
 	var backfills []int
 	for i, es := range r.order {
+		out[i] = ledger.EntityPlan{Entity: es.Name, Mode: "backfill"}
+		var wm any
+		if es.Version != "" {
+			var err error
+			if wm, err = r.l.Watermark(ctx, r.p.Name, es.Name); err != nil {
+				return nil, err
+			}
+		}
+		// A table this run creates, and fills with exactly-once batches
+		// (data and checkpoint in one transaction), gets its primary key
+		// once its data is in: loading without an index to maintain is
+		// much faster. Any other table gets its key now, if it lacks one
+		// (say, left so by an abandoned run): upserts need it.
+		kd, canDefer := es.Sink.(sinks.KeyDeferrer)
+		deferred := false
+		if canDefer && wm == nil && es.Spec.Create && r.opts.SameDB(es.Spec.ToStore) {
+			var err error
+			if deferred, err = kd.PrepareDeferred(ctx, es.Target); err != nil {
+				return nil, fmt.Errorf("prepare target of %s: %w", es.Name, err)
+			}
+		}
 		empty, err := es.Sink.Prepare(ctx, es.Target, es.Spec.Create)
 		if err != nil {
 			return nil, fmt.Errorf("prepare target of %s: %w", es.Name, err)
 		}
-		out[i] = ledger.EntityPlan{Entity: es.Name, Mode: "backfill"}
-		if es.Version != "" {
-			wm, err := r.l.Watermark(ctx, r.p.Name, es.Name)
-			if err != nil {
-				return nil, err
+		if canDefer && !deferred {
+			if err := kd.AddKey(ctx, es.Target); err != nil {
+				return nil, fmt.Errorf("prepare target of %s: %w", es.Name, err)
 			}
-			if wm != nil {
-				out[i].Mode = "catchup"
-				out[i].VersionFrom = lagged(wm, es.Spec.Lag)
-				out[i].Chunks = []ledger.Bounds{{}}
-				continue
-			}
+		}
+		if wm != nil {
+			out[i].Mode = "catchup"
+			out[i].VersionFrom = lagged(wm, es.Spec.Lag)
+			out[i].Chunks = []ledger.Bounds{{}}
+			continue
 		}
 		out[i].Fresh = empty && r.opts.SameDB(es.Spec.ToStore)
 		// A large table without a version column is cut while it is
@@ -668,20 +687,31 @@ func payloadValue(v any) any {
 	return v
 }
 
-// afterChunk builds an entity's indexes as soon as its last chunk is in,
-// while other tables are still copying.
+// afterChunk builds an entity's primary key (when deferred) and indexes as
+// soon as its last chunk is in, while other tables are still copying.
 func (r *runner) afterChunk(es *entityState) {
-	if !es.Spec.Indexes || len(es.Target.Indexes) == 0 {
-		return
-	}
 	ok, err := r.l.ClaimIndexes(r.work, r.run.ID, es.Name)
 	if err != nil || !ok {
 		return
 	}
+	// The final step does all this again (idempotently); not fatal here.
+	if err := r.addKey(r.work, es); err != nil {
+		r.log.Warn("early primary key failed; will retry at the end", "entity", es.Name, "err", err)
+		return
+	}
+	if !es.Spec.Indexes || len(es.Target.Indexes) == 0 {
+		return
+	}
 	if err := es.Sink.Finish(r.work, indexOnly(es), false); err != nil {
-		// The final step builds them again; not fatal here.
 		r.log.Warn("early index build failed; will retry at the end", "entity", es.Name, "err", err)
 	}
+}
+
+func (r *runner) addKey(ctx context.Context, es *entityState) error {
+	if kd, ok := es.Sink.(sinks.KeyDeferrer); ok {
+		return kd.AddKey(ctx, es.Target)
+	}
+	return nil
 }
 
 func indexOnly(es *entityState) *record.Table {
@@ -726,6 +756,9 @@ func (r *runner) finish() error {
 		return nil
 	}
 	for _, es := range r.order {
+		if err := r.addKey(ctx, es); err != nil {
+			return fmt.Errorf("finish %s: %w", es.Name, err)
+		}
 		if err := es.Sink.Finish(ctx, indexOnly(es), false); err != nil {
 			return fmt.Errorf("finish %s: %w", es.Name, err)
 		}

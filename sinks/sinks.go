@@ -67,3 +67,15 @@ type Deleter interface {
 	// returns how many it removed. Missing IDs are not an error.
 	Delete(ctx context.Context, t *record.Table, ids []record.Key) (int, error)
 }
+
+// KeyDeferrer is a sink that can create a table without its primary key and
+// add the key once the data is in: a bulk load with no index to maintain is
+// much faster. The engine only defers the key of a table it created itself
+// and fills with exactly-once batches, so no duplicate can get in meanwhile.
+type KeyDeferrer interface {
+	// PrepareDeferred creates t without its primary key when it does not
+	// exist yet, and reports whether it did.
+	PrepareDeferred(ctx context.Context, t *record.Table) (created bool, err error)
+	// AddKey adds t's primary key when the table has none (idempotent).
+	AddKey(ctx context.Context, t *record.Table) error
+}

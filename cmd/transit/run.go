@@ -54,7 +54,7 @@ or connection error; 130/143 interrupted (resumable).`,
 	f := cmd.Flags()
 	f.StringArrayVar(&o.entities, "entity", nil, "move only this entity (repeatable)")
 	f.StringVar(&o.until, "until", "", "move only rows whose version is at or before this time (RFC 3339 or 2006-01-02 15:04:05)")
-	f.IntVar(&o.workers, "workers", 2, "chunks moved at once by this process")
+	f.IntVar(&o.workers, "workers", 3, "chunks moved at once by this process")
 	f.StringVar(&o.output, "output", "", `output format: "" (table/progress bar) or "json" (one object per line)`)
 	f.BoolVar(&o.abandon, "abandon", false, "mark the plan's unfinished run failed, then start a new one")
 	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 20 batches, at least 50000)")
