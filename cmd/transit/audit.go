@@ -70,37 +70,20 @@ func runAudit(cmd *cobra.Command, path string, o auditOptions) error {
 		return fail(exitUsage, fmt.Errorf("--compare-to %q: only \"last\" is supported", o.compareTo))
 	}
 	log := newLogger(stderr, o.output == "json", false)
-	p, err := plan.Load(path)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
 	stop, _, release := signals(cmd.Context(), stderr)
 	defer release()
 	ctx := stop
-	set := stores.New(p)
-	defer set.Close()
-	specs, err := port.Expand(ctx, p, set, log)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	if specs, err = selectEntities(specs, o.entities); err != nil {
-		return fail(exitUsage, err)
-	}
+	var keep func(*plan.Entity) bool
 	if o.store != "" {
-		var kept []*plan.Entity
-		for _, s := range specs {
-			if s.FromStore == o.store {
-				kept = append(kept, s)
-			}
-		}
-		if len(kept) == 0 {
-			return fail(exitUsage, fmt.Errorf("--store %s: no entity reads from that store", o.store))
-		}
-		specs = kept
+		keep = func(e *plan.Entity) bool { return e.FromStore == o.store }
 	}
-	ents, err := port.Resolve(ctx, p, specs, set)
+	p, set, ents, err := openPlan(ctx, path, o.entities, keep, log)
 	if err != nil {
-		return fail(exitUsage, err)
+		return err
+	}
+	defer set.Close()
+	if len(ents) == 0 && o.store != "" {
+		return fail(exitUsage, fmt.Errorf("--store %s: no entity reads from that store", o.store))
 	}
 	targets := make([]audit.Target, 0, len(ents))
 	for _, e := range ents {

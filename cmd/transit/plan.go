@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/transitdb/transit/plan"
-	"github.com/transitdb/transit/port"
-	"github.com/transitdb/transit/stores"
 )
 
 func newPlanCmd() *cobra.Command {
@@ -28,27 +26,21 @@ file:line:col. Unless --offline is given, transit then connects to the stores
 and checks that every table, key and column the plan names exists.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := plan.Load(args[0])
-			if err != nil {
-				return fail(exitUsage, err)
-			}
-			if !offline {
-				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-				defer cancel()
-				set := stores.New(p)
-				defer set.Close()
-				specs, err := port.Expand(ctx, p, set, slog.Default())
-				if err != nil {
+			if offline {
+				if _, err := plan.Load(args[0]); err != nil {
 					return fail(exitUsage, err)
 				}
-				ents, err := port.Resolve(ctx, p, specs, set)
-				if err != nil {
-					return fail(exitUsage, err)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d entities)\n", args[0], len(ents))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			_, set, ents, err := openPlan(ctx, args[0], nil, nil, slog.Default())
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d entities)\n", args[0], len(ents))
 			return nil
 		},
 	}
@@ -60,21 +52,27 @@ and checks that every table, key and column the plan names exists.`,
 		Short: "Print the resolved plan: wildcards expanded, defaults filled, secrets redacted",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := plan.Load(args[0])
-			if err != nil {
-				return fail(exitUsage, err)
-			}
-			if !showOffline {
-				ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-				defer cancel()
-				set := stores.New(p)
-				defer set.Close()
-				specs, err := port.Expand(ctx, p, set, slog.Default())
+			if showOffline {
+				p, err := plan.Load(args[0])
 				if err != nil {
 					return fail(exitUsage, err)
 				}
-				p.Entities = specs
-				p.Tables = nil
+				return p.Redacted().WriteYAML(cmd.OutOrStdout())
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			p, set, ents, err := openPlan(ctx, args[0], nil, nil, slog.Default())
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			// Every entity as it will run: its key (the primary key when
+			// the plan names none) and its target filled in.
+			p.Entities, p.Tables = nil, nil
+			for _, e := range ents {
+				spec := *e.Spec
+				spec.ID = e.Key
+				p.Entities = append(p.Entities, &spec)
 			}
 			return p.Redacted().WriteYAML(cmd.OutOrStdout())
 		},

@@ -158,6 +158,20 @@ func TestKillAndResume(t *testing.T) {
 	}
 }
 
+// waitForBatches waits (up to 30 s) until a run has committed a batch.
+func waitForBatches(t *testing.T, purl string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		rows := testenv.QueryStrings(t, purl, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'transit' AND table_name = 'chunks'")
+		if rows[0][0] == "1" && pgScalar(t, purl, "SELECT COALESCE(sum(batches), 0) FROM transit.chunks") != "0" {
+			return
+		}
+	}
+	t.Fatal("no batch committed within 30 s")
+}
+
 // sameOrdersUpTo checks a finished backfill: every source row is in the
 // target, none twice (values may lag behind changes made meanwhile; the
 // catch-up brings those).
@@ -188,15 +202,7 @@ func TestTerminateAndResume(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// wait until some batches are in
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		rows := testenv.QueryStrings(t, purl, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'transit' AND table_name = 'chunks'")
-		if rows[0][0] == "1" && pgScalar(t, purl, "SELECT COALESCE(sum(batches), 0) FROM transit.chunks") != "0" {
-			break
-		}
-	}
+	waitForBatches(t, purl)
 	sent := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	err := cmd.Wait()
@@ -314,14 +320,7 @@ func TestAbandonAfterInterrupt(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-		rows := testenv.QueryStrings(t, purl, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'transit' AND table_name = 'chunks'")
-		if rows[0][0] == "1" && pgScalar(t, purl, "SELECT COALESCE(sum(batches), 0) FROM transit.chunks") != "0" {
-			break
-		}
-	}
+	waitForBatches(t, purl)
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	if pgScalar(t, purl, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'shop.orders'::regclass AND contype = 'p'") != "0" {

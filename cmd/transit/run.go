@@ -17,7 +17,6 @@ import (
 	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/port"
-	"github.com/transitdb/transit/stores"
 )
 
 type runOptions struct {
@@ -134,27 +133,14 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	p, err := plan.Load(path)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
 	stop, sigCode, release := signals(cmd.Context(), stderr)
 	defer release()
-
-	set := stores.New(p)
-	defer set.Close()
 	ctx := stop
-	specs, err := port.Expand(ctx, p, set, log)
+	p, set, ents, err := openPlan(ctx, path, o.entities, nil, log)
 	if err != nil {
-		return fail(exitUsage, err)
+		return err
 	}
-	if specs, err = selectEntities(specs, o.entities); err != nil {
-		return fail(exitUsage, err)
-	}
-	ents, err := port.Resolve(ctx, p, specs, set)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
+	defer set.Close()
 	if err := port.OpenSinks(ctx, ents, set); err != nil {
 		return fail(exitUsage, err)
 	}

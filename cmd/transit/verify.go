@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/transitdb/transit/ledger"
-	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/port"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
@@ -86,26 +85,14 @@ func runVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 		return fail(exitUsage, errors.New("--repair-deletes goes with --repair"))
 	}
 	log := newLogger(stderr, o.output == "json", false)
-	p, err := plan.Load(path)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
 	stop, sigCode, release := signals(cmd.Context(), stderr)
 	defer release()
 	ctx := stop
-	set := stores.New(p)
+	p, set, ents, err := openPlan(ctx, path, o.entities, nil, log)
+	if err != nil {
+		return err
+	}
 	defer set.Close()
-	specs, err := port.Expand(ctx, p, set, log)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	if specs, err = selectEntities(specs, o.entities); err != nil {
-		return fail(exitUsage, err)
-	}
-	ents, err := port.Resolve(ctx, p, specs, set)
-	if err != nil {
-		return fail(exitUsage, err)
-	}
 	var routed []*port.Entity
 	for _, e := range ents {
 		if e.Target != nil {
