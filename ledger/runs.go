@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,6 +24,7 @@ import (
 type Ledger struct {
 	Pool    *pgxpool.Pool
 	Owner   string
+	mu      sync.Mutex // guards session and pid
 	session *pgxpool.Conn
 	pid     int32
 }
@@ -47,6 +49,8 @@ func Open(ctx context.Context, pool *pgxpool.Pool) (*Ledger, error) {
 
 // Close releases the session connection.
 func (l *Ledger) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.session != nil {
 		l.session.Release()
 		l.session = nil
@@ -240,12 +244,47 @@ type Chunk struct {
 	posJSON    []byte
 }
 
+// ensureSession replaces the session connection when the server closed it
+// (a restart, pg_terminate_backend): leases are then taken under the new
+// session's pid. The old pid's leases look dead to every worker, which is
+// right: the compare-and-set on positions keeps a batch from being written
+// twice whoever picks the chunk up.
+func (l *Ledger) ensureSession(ctx context.Context) error {
+	if l.session != nil && !l.session.Conn().IsClosed() {
+		if err := l.session.Ping(ctx); err == nil {
+			return nil
+		}
+	}
+	if l.session != nil {
+		l.session.Release()
+		l.session = nil
+	}
+	conn, err := l.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	var pid int32
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		conn.Release()
+		return fmt.Errorf("ledger: %w", err)
+	}
+	l.session, l.pid = conn, pid
+	return nil
+}
+
 // Lease takes one pending chunk of the run whose lease is free, expired, or
 // held by a session that no longer exists. It returns nil when none is.
 func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration) (*Chunk, error) {
+	l.mu.Lock()
+	err := l.ensureSession(ctx)
+	pid := l.pid
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	var c Chunk
 	var lo, hi, pos, mv []byte
-	err := l.Pool.QueryRow(ctx, `UPDATE transit.chunks c
+	err = l.Pool.QueryRow(ctx, `UPDATE transit.chunks c
 		SET lease_owner = $2, lease_pid = $3, lease_until = now() + $4 * interval '1 millisecond', attempts = attempts + 1
 		WHERE (c.run_id, c.entity, c.chunk_no) = (
 			SELECT k.run_id, k.entity, k.chunk_no FROM transit.chunks k
@@ -255,7 +294,7 @@ func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration) (*Ch
 			ORDER BY k.chunk_no, k.entity
 			LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING c.run_id, c.entity, c.chunk_no, c.lo, c.hi, c.position, c.max_version, c.attempts, c.open`,
-		runID, l.Owner, l.pid, ttl.Milliseconds()).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
+		runID, l.Owner, pid, ttl.Milliseconds()).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -454,16 +493,26 @@ func (l *Ledger) ClaimIndexes(ctx context.Context, runID int64, entity string) (
 // TryFinishLock takes the session advisory lock that lets one process run
 // a run's final steps. The caller must call the returned unlock.
 func (l *Ledger) TryFinishLock(ctx context.Context, plan string) (bool, func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.ensureSession(ctx); err != nil {
+		return false, func() {}, err
+	}
 	var ok bool
 	key := planLock(plan) ^ 0x5a5a
-	if err := l.session.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+	sess := l.session
+	if err := sess.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
 		return false, func() {}, err
 	}
 	if !ok {
 		return false, func() {}, nil
 	}
 	return true, func() {
-		l.session.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if sess == l.session {
+			sess.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck
+		}
 	}, nil
 }
 

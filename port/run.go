@@ -207,9 +207,9 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 	}
 	interrupted := stop.Err() != nil
 	if err == nil && !interrupted {
-		err = r.finish()
+		err = r.retry(r.work, r.finish)
 	}
-	if ferr := r.fillResult(res); ferr != nil && err == nil {
+	if ferr := r.retry(context.WithoutCancel(r.work), func() error { return r.fillResult(res) }); ferr != nil && err == nil {
 		err = ferr
 	}
 	if opts.Progress != nil {
@@ -365,6 +365,29 @@ func (r *runner) cutChunks(ctx context.Context, es *entityState) ([]ledger.Bound
 	return bounds, n, smax, nil
 }
 
+// retry runs f again, with backoff, while it fails with a transient error
+// (a lost connection, a server restarting). f must be idempotent: every
+// ledger step is.
+func (r *runner) retry(ctx context.Context, f func() error) error {
+	bo := backoff.WithContext(r.opts.Retry(), ctx)
+	for {
+		err := f()
+		if err == nil || !IsTransient(err) {
+			return err
+		}
+		wait := bo.NextBackOff()
+		if wait == backoff.Stop {
+			return err
+		}
+		r.log.Warn("transient error; retrying", "in", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
 // chunkRows is the number of rows in one chunk of es.
 func (r *runner) chunkRows(es *entityState) int {
 	if r.opts.ChunkRows > 0 {
@@ -429,16 +452,20 @@ func (r *runner) worker() error {
 		if r.stop.Err() != nil || r.work.Err() != nil {
 			return nil
 		}
-		c, err := r.l.Lease(r.work, r.run.ID, r.opts.LeaseTTL)
+		var c *ledger.Chunk
+		err := r.retry(r.work, func() (err error) {
+			c, err = r.l.Lease(r.work, r.run.ID, r.opts.LeaseTTL)
+			return err
+		})
 		if err != nil {
-			if IsTransient(err) {
-				time.Sleep(time.Second)
-				continue
-			}
 			return err
 		}
 		if c == nil {
-			st, err := r.l.RunStatus(r.work, r.run.ID)
+			var st ledger.Status
+			err := r.retry(r.work, func() (err error) {
+				st, err = r.l.RunStatus(r.work, r.run.ID)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -487,7 +514,7 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 			err = r.chunkOnce(es, c)
 		}
 		if err == nil {
-			if err := r.l.Complete(r.work, c); err != nil {
+			if err := r.retry(r.work, func() error { return r.l.Complete(r.work, c) }); err != nil {
 				return err
 			}
 			r.afterChunk(es)

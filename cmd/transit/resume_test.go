@@ -337,3 +337,70 @@ func TestAbandonAfterInterrupt(t *testing.T) {
 		t.Errorf("abandoned run status %s", n)
 	}
 }
+
+// TestSurvivesLostConnections cuts every connection transit has to both
+// servers, three times during a backfill (as a restart of either server
+// would): the run retries from its checkpoints and finishes exactly.
+func TestSurvivesLostConnections(t *testing.T) {
+	t.Parallel()
+	bin := transitBinary(t)
+	murl, db := testenv.MySQL(t)
+	purl := testenv.Postgres(t)
+	seedOrders(t, db, 200_000)
+	plan := ordersPlan(t, murl, purl, 500)
+	var mydb string
+	if err := db.QueryRow("SELECT DATABASE()").Scan(&mydb); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "20000")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitForBatches(t, purl)
+	cuts := 0
+	for cuts < 3 {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended after %d cuts (%v); make it slower\n%s", cuts, err, out.String())
+		case <-time.After(300 * time.Millisecond):
+		}
+		// MariaDB: kill the connections to the test's database but ours.
+		rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", mydb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			_, _ = db.Exec(fmt.Sprintf("KILL %d", id))
+		}
+		// PostgreSQL: terminate every backend on the target database.
+		testenv.Exec(t, purl, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		cuts++
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run failed after lost connections: %v\n%s", err, out.String())
+		}
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("run did not finish\n%s", out.String())
+	}
+	mustContain(t, out.String(), "retrying")
+	sameOrders(t, db, purl)
+	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE run_id = 1"); n != "200000" {
+		t.Errorf("rows read %s, want 200000 (no batch twice)", n)
+	}
+}
