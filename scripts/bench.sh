@@ -71,6 +71,15 @@ timed() {
   read -r TIMED_WALL TIMED_RSS < <(tail -n 1 "$OUT/$name.time")
 }
 
+# timed_out NAME CMD...: as timed, with CMD's standard output alone in
+# $OUT/NAME.out (its standard error in $OUT/NAME.log).
+timed_out() {
+  local name=$1; shift
+  TIMED_RC=0
+  /usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" >"$OUT/$name.out" 2>"$OUT/$name.log" || TIMED_RC=$?
+  read -r TIMED_WALL TIMED_RSS < <(tail -n 1 "$OUT/$name.time")
+}
+
 # url_db URL: the database name of a mysql:// or postgres:// URL.
 url_db() { printf '%s' "$1" | sed -E 's#^[a-z]+://[^/]*/?##; s#[?].*$##'; }
 # url_with_db URL NAME: URL naming database NAME instead.
@@ -428,12 +437,249 @@ rss_check() {
   summary "move: transit run at scale $s" "${MOVE_WALL} s, $(grouped "$(per_sec "$total" "$MOVE_WALL")") rows/s"
 }
 
+# median N...: the median of the numbers (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# ratio A B: A / B, 2 decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# mib KIB: KiB -> MiB, rounded.
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+# verdict VALUE OP LIMIT: "meets" or "MISSES" the target VALUE OP LIMIT (OP is <=).
+verdict() { awk -v v="$1" -v l="$3" 'BEGIN { print (v <= l ? "meets" : "MISSES") }'; }
+
+build_ceiling() { go build -o "$OUT/ceiling" ./bench/ceiling; }
+
+# ensure_target: schema employees of BENCH_PG_URL holds the move's rows, or
+# the move is run (transit run, as in the move section) to make it.
+ensure_target() {
+  pg_ensure_db "$BENCH_PG_URL"
+  if pg_check_counts "$BENCH_PG_URL" employees "$BENCH_SCALE" >/dev/null 2>&1; then
+    note "target: schema employees of $(url_db "$BENCH_PG_URL") present"
+    return 0
+  fi
+  note "target: schema employees missing or incomplete; moving it first"
+  transit_move "$BENCH_SCALE" "$BENCH_MYSQL_URL" "$BENCH_PG_URL" "$1"
+  [ "$MOVE_OK" = 1 ] && note "moved in ${MOVE_WALL}s"
+  [ "$MOVE_OK" = 1 ]
+}
+
+# target_stamp: the identity of the target tables (their OIDs) and of the
+# latest transit run in the target database, to notice someone else
+# re-moving the data set in the middle of a measurement.
+target_stamp() {
+  pg "$BENCH_PG_URL" -Atc "SELECT string_agg(c.oid::text, ',' ORDER BY c.relname) FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'employees' AND c.relkind = 'r'" 2>/dev/null || echo none
+}
+
+# verify_ceiling NAME: the two whole-table checksum query sets, MariaDB and
+# PostgreSQL side by side; sets CEIL_WALL and CEIL_OK.
+verify_ceiling() {
+  local name=$1 db start rc_my=0 rc_pg=0 pid_my pid_pg
+  db=$(url_db "$BENCH_MYSQL_URL")
+  start=$(now_ns)
+  my "$db" <"$OUT/verify-ceiling-mysql.sql" >"$OUT/$name-mysql.out" 2>"$OUT/$name-mysql.err" &
+  pid_my=$!
+  pg "$BENCH_PG_URL" -At -F $'\t' -f "$OUT/verify-ceiling-pg.sql" >"$OUT/$name-pg.out" 2>"$OUT/$name-pg.err" &
+  pid_pg=$!
+  wait "$pid_my" || rc_my=$?
+  wait "$pid_pg" || rc_pg=$?
+  CEIL_WALL=$(secs "$start" "$(now_ns)")
+  CEIL_OK=1
+  if [ "$rc_my" != 0 ] || [ "$rc_pg" != 0 ]; then
+    CEIL_OK=0
+    warn "verify ceiling: mysql exited $rc_my, psql $rc_pg; see $OUT/$name-*.err"
+  elif ! "$OUT/ceiling" verify-check "$OUT/$name-mysql.out" "$OUT/$name-pg.out" >"$OUT/$name.check" 2>&1; then
+    CEIL_OK=0
+    warn "verify ceiling: the two sides' checksums differ:"
+    sed 's/^/   | /' "$OUT/$name.check" >&2
+  fi
+}
+
 bench_verify() {
-  say "verify: no benchmark yet"
+  local db total stamp0 stamp1 ce1 ce2 v1 v2 emp from key ch_wall delta rss
+  db=$(url_db "$BENCH_MYSQL_URL")
+  say "verify: transit verify against its ceiling (scale $BENCH_SCALE)"
+  build_gen
+  build_ceiling
+  ensure_legacy "$BENCH_SCALE" "$db"
+  total=$(expected_total "$BENCH_SCALE")
+  if ! ensure_target verify-move; then
+    FAILED=1; summary "verify" "FAILED: no target to verify (see bench/out/verify-move.log)"
+    return
+  fi
+  "$OUT/ceiling" verify-sql -mysql "$BENCH_MYSQL_URL" -pg "$BENCH_PG_URL" -schema employees -out "$OUT" "${TABLES[@]}"
+  stamp0=$(target_stamp)
+
+  # Order: ceiling, clean verify, one-change verify, clean verify, ceiling.
+  # The machine's load moves; the lower of the two ceilings and of the two
+  # clean verifies count, and the one-change run is set against the mean of
+  # the two clean runs around it.
+  say "verify: ceiling (order-free whole-table checksums, MariaDB and PostgreSQL side by side)"
+  verify_ceiling verify-ceiling-1
+  ce1=$CEIL_WALL
+  [ "$CEIL_OK" = 1 ] || { FAILED=1; summary "verify: ceiling" "FAILED (see bench/out/verify-ceiling-1*)"; return; }
+  note "wall ${ce1}s (6 queries per side; the checksums of the two sides are equal)"
+
+  say "verify: transit verify ($(grouped "$total") rows, clean)"
+  note "$TRANSIT verify $PLAN --output json   (output: $OUT/verify-clean-1.out)"
+  verify_clean verify-clean-1 || return
+  v1=$CLEAN_WALL rss=$CLEAN_RSS
+
+  # One changed row: the first salary of the employee in the middle.
+  emp=$(pg "$BENCH_PG_URL" -Atc "SELECT emp_no FROM employees.salaries ORDER BY emp_no, from_date
+    OFFSET (SELECT count(*) / 2 FROM employees.salaries) LIMIT 1")
+  from=$(pg "$BENCH_PG_URL" -Atc "SELECT min(from_date) FROM employees.salaries WHERE emp_no = $emp")
+  key="[$emp,\"$from\"]"
+  say "verify: one changed row (salaries $key, salary + 1 in PostgreSQL)"
+  pg "$BENCH_PG_URL" -c "UPDATE employees.salaries SET salary = salary + 1 WHERE emp_no = $emp AND from_date = '$from'"
+  timed_out verify-change "$TRANSIT" verify "$PLAN" --output json
+  pg "$BENCH_PG_URL" -c "UPDATE employees.salaries SET salary = salary - 1 WHERE emp_no = $emp AND from_date = '$from'"
+  note "(row restored)"
+  ch_wall=$TIMED_WALL
+  [ "$TIMED_RSS" -gt "$rss" ] && rss=$TIMED_RSS
+  local change_ok=1 crc=$TIMED_RC
+  "$OUT/ceiling" verify-json -changed salaries -key "$key" -column salary "$OUT/verify-change.out" >"$OUT/verify-change.check" 2>&1 || change_ok=0
+  sed 's/^/   | /' "$OUT/verify-change.check"
+  if [ "$crc" != 1 ]; then
+    change_ok=0; warn "transit verify exited $crc with one changed row (want 1); see $OUT/verify-change.out and .log"
+  elif [ "$change_ok" = 0 ]; then
+    warn "transit verify did not report exactly the changed row (above); see $OUT/verify-change.out and .log"
+  fi
+  note "wall ${ch_wall}s"
+
+  say "verify: transit verify again (clean)"
+  verify_clean verify-clean-2 || return
+  v2=$CLEAN_WALL
+  [ "$CLEAN_RSS" -gt "$rss" ] && rss=$CLEAN_RSS
+
+  say "verify: ceiling again"
+  verify_ceiling verify-ceiling-2
+  ce2=$CEIL_WALL
+  [ "$CEIL_OK" = 1 ] || { FAILED=1; summary "verify: ceiling" "FAILED (see bench/out/verify-ceiling-2*)"; return; }
+  note "wall ${ce2}s"
+
+  stamp1=$(target_stamp)
+  if [ "$stamp0" != "$stamp1" ]; then
+    warn "the target tables were re-created during the verify section (someone else moved into $(url_db "$BENCH_PG_URL")?): the figures are void"
+    FAILED=1
+  fi
+
+  local r clean ce mean work
+  ce=$(awk -v a="$ce1" -v b="$ce2" 'BEGIN { print (a < b ? a : b) }')
+  clean=$(awk -v a="$v1" -v b="$v2" 'BEGIN { print (a < b ? a : b) }')
+  mean=$(awk -v a="$v1" -v b="$v2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+  delta=$(awk -v a="$ch_wall" -v b="$mean" 'BEGIN { printf "%+.2f", a - b }')
+  work=$(awk '$1 == "salaries" { sub(/^.*rows [0-9]+\/[0-9]+, /, ""); sub(/, [0-9]+ missing.*$/, ""); print; exit }' "$OUT/verify-change.check")
+  r=$(ratio "$clean" "$ce")
+  note "transit / ceiling: $r ($(verdict "$r" '<=' 1.3) ≤ 1.3); one change: ${delta}s vs the clean runs' mean ($(verdict "$delta" '<=' 1) ≤ +1 s); peak RSS $(mib "$rss") MiB ($(verdict "$(mib "$rss")" '<=' 100) ≤ 100 MiB)"
+  summary "verify: rows (6 tables)" "$(grouped "$total")"
+  summary "verify: transit verify (clean)" "${clean} s (runs: ${v1} s, ${v2} s), $(grouped "$(per_sec "$total" "$clean")") rows/s"
+  summary "verify: ceiling (checksum SQL, both sides)" "${ce} s (runs: ${ce1} s, ${ce2} s)"
+  summary "verify: transit / ceiling" "$r ($(verdict "$r" '<=' 1.3) ≤ 1.3)"
+  if [ "$change_ok" = 1 ] && [ "$crc" = 1 ]; then
+    summary "verify: one changed row" "${ch_wall} s, ${delta} s vs clean ($(verdict "$delta" '<=' 1) ≤ +1 s); found; salaries: ${work}"
+  else
+    FAILED=1
+    summary "verify: one changed row" "${ch_wall} s, FAILED (see bench/out/verify-change.*)"
+  fi
+  summary "verify: transit peak RSS" "$(mib "$rss") MiB ($(verdict "$(mib "$rss")" '<=' 100) ≤ 100 MiB)"
+}
+
+# verify_clean NAME: transit verify on the clean data set, checked (exit 0,
+# every entity consistent, as many rows on both sides); sets CLEAN_WALL and
+# CLEAN_RSS, or reports the failure and returns 1.
+verify_clean() {
+  local name=$1
+  timed_out "$name" "$TRANSIT" verify "$PLAN" --output json
+  CLEAN_WALL=$TIMED_WALL CLEAN_RSS=$TIMED_RSS
+  local ok=1
+  "$OUT/ceiling" verify-json "$OUT/$name.out" >"$OUT/$name.check" 2>&1 || ok=0
+  sed 's/^/   | /' "$OUT/$name.check"
+  if [ "$TIMED_RC" != 0 ] || [ "$ok" = 0 ]; then
+    FAILED=1
+    warn "transit verify exited $TIMED_RC on the clean data set (want 0, every entity consistent); see $OUT/$name.out and .log"
+    summary "verify: transit verify (clean)" "FAILED (exit $TIMED_RC, see bench/out/$name.*)"
+    return 1
+  fi
+  note "wall ${CLEAN_WALL}s, peak RSS $(mib "$CLEAN_RSS") MiB"
+}
+
+# AUDIT_RUNS: runs of each of audit and its ceiling (alternating; medians).
+AUDIT_RUNS=3
+
+# audit_rows_ok FILE ROWS: transit audit's JSON report FILE counted ROWS
+# rows in every entity it names once (one entity) -- or, with ROWS empty,
+# just names entities.
+audit_rows_ok() {
+  [ -s "$1" ] || return 1
+  [ -z "$2" ] && return 0
+  grep -Eq "^      \"rows\": $2,\$" "$1"
 }
 
 bench_audit() {
-  say "audit: no benchmark yet"
+  local db total rows i scans=() audits=() rss=0 rcs=() scan_med audit_med r ref start
+  db=$(url_db "$BENCH_MYSQL_URL")
+  say "audit: transit audit of salaries against a plain scan (scale $BENCH_SCALE)"
+  build_gen
+  build_ceiling
+  ensure_legacy "$BENCH_SCALE" "$db"
+  pg_ensure_db "$BENCH_PG_URL" # the ledger (transit.audits) lives there
+  total=$(expected_total "$BENCH_SCALE")
+  rows=$(expected "$BENCH_SCALE" salaries)
+  note "the data set is $(grouped "$total") rows in 6 tables; audited: its largest, salaries ($(grouped "$rows") rows, 4 columns)"
+  note "$TRANSIT audit $PLAN --entity salaries --output json   against   $OUT/ceiling scan -table salaries (sources/mysql, batch 5000); $AUDIT_RUNS runs each, alternating"
+  for i in $(seq "$AUDIT_RUNS"); do
+    timed audit-scan "$OUT/ceiling" scan -mysql "$BENCH_MYSQL_URL" -table salaries -batch 5000
+    if [ "$TIMED_RC" != 0 ] || ! grep -q "^salaries: $rows rows" "$OUT/audit-scan.log"; then
+      FAILED=1; warn "the ceiling scan failed (exit $TIMED_RC):"; sed 's/^/   | /' "$OUT/audit-scan.log" >&2
+      summary "audit: ceiling (scan)" "FAILED (see bench/out/audit-scan.log)"; return
+    fi
+    scans+=("$TIMED_WALL")
+    timed_out audit-salaries "$TRANSIT" audit "$PLAN" --entity salaries --output json
+    # 1 is a profile that found something to report (a failed rule, values
+    # the target would refuse): as much work as 0.
+    if { [ "$TIMED_RC" != 0 ] && [ "$TIMED_RC" != 1 ]; } || ! audit_rows_ok "$OUT/audit-salaries.out" "$rows"; then
+      FAILED=1; warn "transit audit exited $TIMED_RC or did not count $rows rows; the end of $OUT/audit-salaries.log:"
+      tail -n 10 "$OUT/audit-salaries.log" | sed 's/^/   | /' >&2
+      summary "audit: transit audit --entity salaries" "FAILED (exit $TIMED_RC, see bench/out/audit-salaries.*)"; return
+    fi
+    audits+=("$TIMED_WALL"); rcs+=("$TIMED_RC")
+    [ "$TIMED_RSS" -gt "$rss" ] && rss=$TIMED_RSS
+    note "run $i: scan ${scans[-1]}s, audit ${TIMED_WALL}s (exit $TIMED_RC), peak RSS $(mib "$TIMED_RSS") MiB"
+  done
+  scan_med=$(median "${scans[@]}"); audit_med=$(median "${audits[@]}")
+  r=$(ratio "$audit_med" "$scan_med")
+
+  # For reference: the mysql client reading the table, no Go at all.
+  start=$(now_ns)
+  my --quick "$db" -e 'SELECT * FROM salaries' >/dev/null
+  ref=$(secs "$start" "$(now_ns)")
+  note "median: audit ${audit_med}s, scan ${scan_med}s: ratio $r ($(verdict "$r" '<=' 2) ≤ 2); peak RSS $(mib "$rss") MiB ($(verdict "$(mib "$rss")" '<=' 150) ≤ 150 MiB); mysql --quick SELECT * ${ref}s"
+
+  # The whole data set, once: the six tables one after the other.
+  say "audit: the whole data set ($(grouped "$total") rows, 6 tables), once"
+  local all_scan all_audit all_rss all_rc
+  timed audit-scan-all "$OUT/ceiling" scan -mysql "$BENCH_MYSQL_URL" -table "$(IFS=,; echo "${TABLES[*]}")" -batch 5000
+  all_scan=$TIMED_WALL
+  [ "$TIMED_RC" = 0 ] || { FAILED=1; warn "the ceiling scan of every table failed; see $OUT/audit-scan-all.log"; all_scan=; }
+  timed_out audit-all "$TRANSIT" audit "$PLAN" --output json
+  all_audit=$TIMED_WALL all_rss=$TIMED_RSS all_rc=$TIMED_RC
+  if { [ "$all_rc" != 0 ] && [ "$all_rc" != 1 ]; } || ! audit_rows_ok "$OUT/audit-all.out" ""; then
+    FAILED=1; warn "transit audit of every table exited $all_rc; see $OUT/audit-all.log"; all_audit=
+  fi
+  [ -n "$all_audit" ] && [ -n "$all_scan" ] &&
+    note "audit ${all_audit}s (exit $all_rc), scan ${all_scan}s: ratio $(ratio "$all_audit" "$all_scan"); peak RSS $(mib "$all_rss") MiB"
+
+  summary "audit: salaries (largest table)" "$(grouped "$rows") rows of the $(grouped "$total")-row data set"
+  summary "audit: transit audit --entity salaries" "${audit_med} s (median of $AUDIT_RUNS: ${audits[*]}), exit ${rcs[0]}, $(grouped "$(per_sec "$rows" "$audit_med")") rows/s"
+  summary "audit: ceiling (sources/mysql scan)" "${scan_med} s (median of $AUDIT_RUNS: ${scans[*]})"
+  summary "audit: transit / ceiling" "$r ($(verdict "$r" '<=' 2) ≤ 2)"
+  summary "audit: transit peak RSS" "$(mib "$rss") MiB ($(verdict "$(mib "$rss")" '<=' 150) ≤ 150 MiB)"
+  summary "audit: mysql --quick SELECT * (reference)" "${ref} s"
+  if [ -n "$all_audit" ] && [ -n "$all_scan" ]; then
+    summary "audit: whole data set (6 tables)" "${all_audit} s against a ${all_scan} s scan ($(ratio "$all_audit" "$all_scan")), $(mib "$all_rss") MiB"
+  else
+    summary "audit: whole data set (6 tables)" "FAILED (see bench/out/audit-all.* and audit-scan-all.log)"
+  fi
 }
 
 # ---------------------------------------------------------------- main

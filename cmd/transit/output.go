@@ -41,10 +41,15 @@ type progress struct {
 	start  time.Time
 	lines  int
 	closed bool
+	// lastRead and movedAt remember when each entity last moved, so the
+	// rate of a finished entity stays its own average instead of decaying.
+	lastRead map[string]int64
+	movedAt  map[string]float64
 }
 
 func newProgress(stderr, stdout io.Writer, jsonOut bool) *progress {
-	p := &progress{w: stderr, tty: isTTY(stderr) && !jsonOut, every: 2 * time.Second, start: time.Now()}
+	p := &progress{w: stderr, tty: isTTY(stderr) && !jsonOut, every: 2 * time.Second, start: time.Now(),
+		lastRead: map[string]int64{}, movedAt: map[string]float64{}}
 	if jsonOut {
 		p.w, p.every = stdout, time.Second
 	}
@@ -62,6 +67,12 @@ func (p *progress) update(ents []port.EntityProgress) {
 	}
 	p.last = time.Now()
 	el := time.Since(p.start).Seconds()
+	for _, e := range ents {
+		if e.Read != p.lastRead[e.Entity] {
+			p.lastRead[e.Entity], p.movedAt[e.Entity] = e.Read, el
+		}
+	}
+	rateOf := func(e port.EntityProgress) float64 { return float64(e.Read) / max(p.movedAt[e.Entity], 0.001) }
 	if !p.tty {
 		for _, e := range ents {
 			if e.Read == 0 && e.Planned == 0 {
@@ -70,7 +81,7 @@ func (p *progress) update(ents []port.EntityProgress) {
 			line, _ := json.Marshal(map[string]any{
 				"event": "progress", "entity": e.Entity, "mode": e.Mode, "rows_planned": e.Planned,
 				"rows_read": e.Read, "rows_written": e.Written, "rows_rejected": e.Rejected,
-				"rows_per_s": int64(float64(e.Read) / max(el, 0.001)),
+				"rows_per_s": int64(rateOf(e)),
 			})
 			fmt.Fprintf(p.w, "%s\n", line)
 		}
@@ -85,7 +96,7 @@ func (p *progress) update(ents []port.EntityProgress) {
 		width = max(width, len(e.Entity))
 	}
 	for _, e := range ents {
-		rate := float64(e.Read) / max(el, 0.001)
+		rate := rateOf(e)
 		frac, eta := 0.0, "—"
 		if e.Planned > 0 {
 			frac = min(float64(e.Read)/float64(e.Planned), 1)
