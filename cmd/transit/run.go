@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -12,9 +14,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/transitdb/transit/ledger"
+	"github.com/transitdb/transit/metrics"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/port"
 )
@@ -28,6 +32,7 @@ type runOptions struct {
 	chunkRows int
 	verbose   bool
 	cpuprof   string
+	metrics   string
 }
 
 func newRunCmd() *cobra.Command {
@@ -58,6 +63,7 @@ or connection error; 130/143 interrupted (resumable).`,
 	f.BoolVar(&o.abandon, "abandon", false, "mark the plan's unfinished run failed, then start a new one")
 	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 20 batches, at least 50000)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
+	f.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics on this address during the run (e.g. 127.0.0.1:9464)")
 	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
@@ -165,8 +171,20 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 		}
 	}
 
+	reg := metrics.NewRegistry()
+	if o.metrics != "" {
+		ln, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			return fail(exitUsage, fmt.Errorf("--metrics-addr: %w", err))
+		}
+		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln) //nolint:errcheck // ends with Close below
+		defer srv.Close()
+		log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	}
 	prog := newProgress(stderr, stdout, jsonOut)
 	res, err := port.Run(stop, p, ents, l, port.Options{
+		Metrics:   reg,
 		Workers:   o.workers,
 		Until:     until,
 		ChunkRows: o.chunkRows,
