@@ -239,6 +239,9 @@ func (r *sqlReader) hash(ctx context.Context, kr keyRange) (chunkHash, error) {
 }
 
 func (r *sqlReader) bounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
+	if r.d == MySQL {
+		return r.stepBounds(ctx, kr, step)
+	}
 	w, args := r.where(kr, 0)
 	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS transit_rn FROM %s WHERE %s) s WHERE MOD(transit_rn, %d) = 0 ORDER BY transit_rn",
 		r.keys, r.keys, r.okeys, r.table, w, step)
@@ -255,6 +258,36 @@ func (r *sqlReader) bounds(ctx context.Context, kr keyRange, step int) ([]record
 		return nil, fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
 	}
 	return out, nil
+}
+
+// stepBounds finds the same boundaries as the ROW_NUMBER query by stepping
+// along the key index: from each boundary, the key step rows further. On
+// MariaDB/MySQL a window function over a large table costs as much as
+// hashing it (it materialises every key), while each step here is a short
+// index skip.
+func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
+	var out []record.Key
+	cur := kr
+	for {
+		w, args := r.where(cur, 0)
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", r.keys, r.table, w, r.okeys, step-1)
+		var k record.Key
+		err := r.query(ctx, q, args, func(v []any) error {
+			k = make(record.Key, len(v))
+			for i := range v {
+				k[i] = normKey(r.keyCols[i], v[i])
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+		}
+		if k == nil {
+			return out, nil
+		}
+		out = append(out, k)
+		cur = keyRange{lo: k, hi: kr.hi}
+	}
 }
 
 func (r *sqlReader) rows(ctx context.Context, kr keyRange, fn func(fetched) error) error {

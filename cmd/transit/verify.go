@@ -130,7 +130,11 @@ func runVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 		if err != nil {
 			return fail(exitUsage, err)
 		}
-		opts := verify.Options{Entity: e.Name, Lag: e.Spec.Lag}
+		// Chunks of 100k rows: fewer, longer checksum queries cost less
+		// than many short ones, while narrowing a differing chunk re-hashes
+		// only its 100k rows (employees bench, 3.9M rows: 50k chunks 13 s,
+		// 200k chunks 12 s but +1 s to find one changed row).
+		opts := verify.Options{Entity: e.Name, Lag: e.Spec.Lag, ChunkRows: 100_000}
 		if o.lag > 0 {
 			opts.Lag = o.lag
 		}
