@@ -19,7 +19,7 @@
 # Environment:
 #   BENCH_ONLY       sections to run, comma or space separated (default: all)
 #   BENCH_SCALE      size multiplier of the generated database (default 1)
-#   BENCH_WORKERS    transit run --workers (default 2)
+#   BENCH_WORKERS    transit run --workers (default 3, transit's own default)
 #   BENCH_RSS_SCALE  e.g. 4: also move a database that many times larger
 #                    (transit_bench4) and compare transit's peak RSS
 #   BENCH_MYSQL_URL  source database (default mysql://root@127.0.0.1:3306/transit_bench)
@@ -34,7 +34,7 @@ cd "$(dirname "$0")/.."
 SECTIONS=(go move verify audit)
 BENCH_ONLY=${BENCH_ONLY:-${SECTIONS[*]}}
 BENCH_SCALE=${BENCH_SCALE:-1}
-BENCH_WORKERS=${BENCH_WORKERS:-2}
+BENCH_WORKERS=${BENCH_WORKERS:-3}
 BENCH_RSS_SCALE=${BENCH_RSS_SCALE:-}
 export BENCH_MYSQL_URL=${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/transit_bench}
 export BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/transit_bench?sslmode=disable}
