@@ -401,6 +401,16 @@ func (r *runner) chunkRows(es *entityState) int {
 // the table as a new open chunk for another worker.
 func (r *runner) cutNext(es *entityState, c *ledger.Chunk) error {
 	per := r.chunkRows(es)
+	if st, ok := es.Source.(sources.Stepper); ok {
+		// One index skip instead of reading the chunk's keys. When the
+		// cut falls on the last row, the open rest is empty: the worker
+		// that takes it finds no key and runs it (to no rows).
+		hi, err := st.KeyAfter(r.stop, es.Spec.FromTable, es.Key, c.Lo, per)
+		if err != nil {
+			return fmt.Errorf("cut a chunk of %s: %w", es.Name, err)
+		}
+		return r.l.Cut(r.work, c, hi)
+	}
 	var last record.Key
 	n := 0
 	q := sources.Query{Table: es.Spec.FromTable, Columns: es.Key, OrderBy: es.Key, After: c.Lo, BatchSize: 10_000, Limit: per + 1}
@@ -565,9 +575,14 @@ func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
 	go func() {
 		defer close(batches)
 		readErr <- es.Source.Scan(readCtx, q, func(b *record.Batch) error {
+			// The source reuses its rows: copy them, into one backing
+			// array per batch rather than one allocation per row.
 			rows := make([][]any, len(b.Rows))
+			width := len(es.Read)
+			flat := make([]any, len(b.Rows)*width)
 			for i, row := range b.Rows {
-				rows[i] = append([]any(nil), row...)
+				rows[i] = flat[i*width : (i+1)*width : (i+1)*width]
+				copy(rows[i], row)
 			}
 			select {
 			case batches <- rows:

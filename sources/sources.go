@@ -92,3 +92,12 @@ func IsNotFound(err error) bool {
 type Estimator interface {
 	EstimateRows(ctx context.Context, table string) (int64, error)
 }
+
+// Stepper is a source that can find the key n rows after a position
+// without reading the rows in between (an index skip on SQL stores). The
+// engine uses it to cut a table into chunks while it copies.
+type Stepper interface {
+	// KeyAfter returns the key of the n-th row after `after` (nil = from
+	// the start) in key order, or nil when fewer than n rows follow.
+	KeyAfter(ctx context.Context, table string, key []string, after record.Key, n int) (record.Key, error)
+}

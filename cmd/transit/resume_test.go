@@ -287,8 +287,13 @@ entities:
 			t.Errorf("%s: rows read %s, want 200000", e, n)
 		}
 	}
-	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE entity = 'orders_nv'"); n != "20" {
-		t.Errorf("orders_nv cut into %s chunks, want 20 of 10000 rows", n)
+	// 20 chunks of 10000 rows (and, when the last cut falls on the last
+	// row, an empty rest).
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE entity = 'orders_nv' AND rows_read = 10000"); n != "20" {
+		t.Errorf("orders_nv cut into %s chunks of 10000 rows, want 20", n)
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE entity = 'orders_nv' AND rows_read NOT IN (0, 10000)"); n != "0" {
+		t.Errorf("orders_nv has %s chunks of another size", n)
 	}
 	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders_nv"); n != "200000" {
 		t.Errorf("orders_nv holds %s rows", n)

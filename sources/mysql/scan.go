@@ -274,15 +274,28 @@ func (f *fetcher) emitBatch(n int) *record.Batch {
 func (f *fetcher) fetch(ctx context.Context, conn *sql.Conn, query string, args []any, batch int, onBatch func(n int) error) (int, error) {
 	n, total := 0, 0
 	err := conn.Raw(func(dc any) error {
-		qc, ok := dc.(driver.QueryerContext)
+		// A prepared statement makes the server send rows in the binary
+		// protocol: integers arrive as integers instead of text to format
+		// on one side and parse on the other (a third less CPU for both on
+		// the employees bench).
+		pc, ok := dc.(driver.ConnPrepareContext)
 		if !ok {
-			return errors.New("driver connection cannot query")
+			return errors.New("driver connection cannot prepare")
+		}
+		stmt, err := pc.PrepareContext(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		sq, ok := stmt.(driver.StmtQueryContext)
+		if !ok {
+			return errors.New("driver statement cannot query")
 		}
 		named := make([]driver.NamedValue, len(args))
 		for i, a := range args {
 			named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 		}
-		rows, err := qc.QueryContext(ctx, query, named)
+		rows, err := sq.QueryContext(ctx, named)
 		if err != nil {
 			return err
 		}
@@ -407,4 +420,39 @@ func (s *Source) Get(ctx context.Context, table string, columns, key []string, i
 	rows := make([][]any, len(f.store))
 	copy(rows, f.store)
 	return &record.Batch{Columns: p.out, Rows: rows}, nil
+}
+
+// KeyAfter returns the key of the n-th row after `after` in key order, or
+// nil when fewer rows follow: one query that skips along the key index. It
+// implements sources.Stepper.
+func (s *Source) KeyAfter(ctx context.Context, table string, key []string, after record.Key, n int) (record.Key, error) {
+	tb, err := s.describeCached(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.newPlan(tb, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	sel := sqlkeyset.Select{Table: table, Columns: p.selected, OrderBy: key, Limit: 1, Offset: n - 1}
+	if sel.After, err = toArgs(after); err != nil {
+		return nil, fmt.Errorf("step mysql table %s.%s: %w", s.dbName, table, err)
+	}
+	query, args, err := sqlkeyset.MySQL.Select(sel)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("step mysql table %s.%s: %w", s.dbName, table, err)
+	}
+	defer conn.Close()
+	f := &fetcher{p: p, fresh: true}
+	if _, err := f.fetch(ctx, conn, query, args, 0, nil); err != nil {
+		return nil, fmt.Errorf("step mysql table %s.%s: %w", s.dbName, table, err)
+	}
+	if len(f.store) == 0 {
+		return nil, nil
+	}
+	return record.Key(f.store[0][:len(key)]), nil
 }

@@ -76,6 +76,7 @@ type Select struct {
 	VersionFrom  any
 	VersionUntil any
 	Limit        int // LIMIT n when > 0
+	Offset       int // OFFSET n when > 0 (with Limit): only to step along an index, never to page
 	// Wrap, when set, rewrites the select-list entry of a column: it gets
 	// the column name and its quoted form and returns the SQL to select
 	// (e.g. a cast). Bounds and ORDER BY always use the bare column.
@@ -188,6 +189,10 @@ func (d Dialect) Select(s Select) (query string, args []any, err error) {
 	if s.Limit > 0 {
 		b.sb.WriteString(" LIMIT ")
 		b.sb.WriteString(strconv.Itoa(s.Limit))
+		if s.Offset > 0 {
+			b.sb.WriteString(" OFFSET ")
+			b.sb.WriteString(strconv.Itoa(s.Offset))
+		}
 	}
 	return b.sb.String(), b.args, nil
 }
