@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/transitdb/transit/record"
+	pgsink "github.com/transitdb/transit/sinks/postgres"
 )
 
 // targetKind is what a PostgreSQL column type accepts, as far as fit to
@@ -88,68 +89,9 @@ func parseTargetType(s string) targetSpec {
 }
 
 // deriveTargetType is the PostgreSQL type transit creates for a column
-// without an explicit TargetType.
-func deriveTargetType(c record.Column) string {
-	switch c.Type {
-	case record.Text:
-		if c.Length > 0 {
-			if c.Fixed {
-				return fmt.Sprintf("char(%d)", c.Length)
-			}
-			return fmt.Sprintf("varchar(%d)", c.Length)
-		}
-		return "text"
-	case record.Int:
-		switch {
-		case c.Bits > 0 && c.Bits <= 16:
-			return "smallint"
-		case c.Bits > 0 && c.Bits <= 32:
-			return "integer"
-		}
-		return "bigint"
-	case record.Uint:
-		switch {
-		case c.Bits > 0 && c.Bits <= 8:
-			return "smallint"
-		case c.Bits > 0 && c.Bits <= 16:
-			return "integer"
-		case c.Bits > 0 && c.Bits <= 32:
-			return "bigint"
-		}
-		return "numeric(20,0)"
-	case record.Decimal:
-		if c.Precision > 0 {
-			return fmt.Sprintf("numeric(%d,%d)", c.Precision, c.Scale)
-		}
-		return "numeric"
-	case record.Float:
-		if c.Bits == 32 {
-			return "real"
-		}
-		return "double precision"
-	case record.Bool:
-		return "boolean"
-	case record.Bytes:
-		return "bytea"
-	case record.Date:
-		return "date"
-	case record.Time:
-		return "time"
-	case record.Timestamp:
-		return "timestamp"
-	case record.TimestampTZ:
-		return "timestamptz"
-	case record.JSON:
-		return "jsonb"
-	case record.UUID:
-		return "uuid"
-	case record.Year:
-		return "smallint"
-	case record.Bit:
-		return "bigint"
-	}
-	return "text"
-}
+// without an explicit TargetType: the PostgreSQL sink's own mapping, so the
+// audit predicts exactly what a run would create.
+func deriveTargetType(c record.Column) string { return pgsink.PGType(c) }
 
 type fitKey struct {
 	col     int
