@@ -352,7 +352,7 @@ func TestSurvivesLostConnections(t *testing.T) {
 	murl, db := testenv.MySQL(t)
 	purl := testenv.Postgres(t)
 	seedOrders(t, db, 200_000)
-	plan := ordersPlan(t, murl, purl, 500)
+	plan := ordersPlan(t, murl, purl, 250)
 	var mydb string
 	if err := db.QueryRow("SELECT DATABASE()").Scan(&mydb); err != nil {
 		t.Fatal(err)
@@ -371,7 +371,7 @@ func TestSurvivesLostConnections(t *testing.T) {
 		select {
 		case err := <-done:
 			t.Fatalf("run ended after %d cuts (%v); make it slower\n%s", cuts, err, out.String())
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(150 * time.Millisecond):
 		}
 		// MariaDB: kill the connections to the test's database but ours.
 		rows, err := db.Query("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()", mydb)
