@@ -1,0 +1,337 @@
+package port
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/transitdb/transit/ledger"
+	"github.com/transitdb/transit/record"
+	"github.com/transitdb/transit/sinks"
+	"github.com/transitdb/transit/sources"
+)
+
+// retry runs f again, with backoff, while it fails with a transient error
+// (a lost connection, a server restarting). f must be idempotent: every
+// ledger step is.
+func (r *runner) retry(ctx context.Context, f func() error) error {
+	bo := backoff.WithContext(r.opts.Retry(), ctx)
+	for {
+		err := f()
+		if err == nil || !IsTransient(err) {
+			return err
+		}
+		wait := bo.NextBackOff()
+		if wait == backoff.Stop {
+			return err
+		}
+		r.log.Warn("transient error; retrying", "in", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func (r *runner) workers() error {
+	var wg sync.WaitGroup
+	errs := make(chan error, r.opts.Workers)
+	for i := 0; i < r.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.worker(); err != nil {
+				errs <- err
+				r.cancelWork(err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var first error
+	for err := range errs {
+		if first == nil || errors.Is(err, ErrRejectLimit) {
+			first = err
+		}
+	}
+	return first
+}
+
+func (r *runner) worker() error {
+	idle := 0
+	for {
+		if r.stop.Err() != nil || r.work.Err() != nil {
+			return nil
+		}
+		var c *ledger.Chunk
+		err := r.retry(r.work, func() (err error) {
+			c, err = r.l.Lease(r.work, r.run.ID, r.opts.LeaseTTL)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			var st ledger.Status
+			err := r.retry(r.work, func() (err error) {
+				st, err = r.l.RunStatus(r.work, r.run.ID)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if st.Pending == 0 {
+				return nil
+			}
+			// Chunks still held by live workers elsewhere: wait for them
+			// (or for their leases to lapse).
+			idle++
+			select {
+			case <-r.stop.Done():
+			case <-r.work.Done():
+			case <-time.After(time.Duration(min(idle, 10)) * 100 * time.Millisecond):
+			}
+			continue
+		}
+		idle = 0
+		if err := r.chunk(c); err != nil {
+			if errors.Is(err, ledger.ErrLeaseLost) {
+				r.log.Warn("chunk taken over by another worker", "entity", c.Entity, "chunk", c.No)
+				continue
+			}
+			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			if r.stop.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// chunk moves one leased chunk, retrying transient failures from the last
+// committed position.
+func (r *runner) chunk(c *ledger.Chunk) error {
+	es := r.ents[c.Entity]
+	if es == nil {
+		return fmt.Errorf("run %d has entity %s that this plan does not route", c.RunID, c.Entity)
+	}
+	bo := backoff.WithContext(r.opts.Retry(), r.stop)
+	for {
+		var err error
+		if c.Open {
+			err = r.cutNext(es, c)
+		}
+		if err == nil {
+			err = r.chunkOnce(es, c)
+		}
+		if err == nil {
+			if err := r.retry(r.work, func() error { return r.l.Complete(r.work, c) }); err != nil {
+				return err
+			}
+			r.afterChunk(es)
+			return nil
+		}
+		if r.stop.Err() != nil {
+			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			return nil
+		}
+		if !IsTransient(err) {
+			return fmt.Errorf("entity %s, chunk %d: %w", es.Name, c.No, err)
+		}
+		wait := bo.NextBackOff()
+		if wait == backoff.Stop {
+			return fmt.Errorf("entity %s, chunk %d: giving up after retries: %w", es.Name, c.No, err)
+		}
+		r.opts.Metrics.Retries.WithLabelValues(es.Name).Inc()
+		r.log.Warn("transient error; retrying chunk from its checkpoint", "entity", es.Name, "chunk", c.No, "in", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-r.stop.Done():
+			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			return nil
+		}
+	}
+}
+
+// chunkOnce reads the chunk from its position and writes it batch by batch;
+// the next batch is read while the current one is written.
+func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
+	q := sources.Query{
+		Table: es.Spec.FromTable, Columns: es.Read, OrderBy: es.orderBy,
+		After: c.Lo, Upto: c.Hi, BatchSize: es.Spec.BatchSize,
+	}
+	if c.Position != nil {
+		q.After = c.Position
+	}
+	if es.run.Mode == "catchup" {
+		q.Version, q.VersionFrom = es.Version, es.run.VersionFrom
+	}
+	if r.opts.Until != nil && es.Version != "" {
+		q.Version, q.VersionUntil = es.Version, untilValue(es, *r.opts.Until)
+	}
+	readCtx, cancelRead := context.WithCancel(r.stop)
+	defer cancelRead()
+	batches := make(chan [][]any, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- es.Source.Scan(readCtx, q, func(b *record.Batch) error {
+			// The source reuses its rows: copy them, into one backing
+			// array per batch rather than one allocation per row.
+			rows := make([][]any, len(b.Rows))
+			width := len(es.Read)
+			flat := make([]any, len(b.Rows)*width)
+			for i, row := range b.Rows {
+				rows[i] = flat[i*width : (i+1)*width : (i+1)*width]
+				copy(rows[i], row)
+			}
+			select {
+			case batches <- rows:
+				return nil
+			case <-readCtx.Done():
+				return readCtx.Err()
+			}
+		})
+	}()
+	for rows := range batches {
+		if r.stop.Err() != nil {
+			return r.stop.Err()
+		}
+		if err := r.writeBatch(es, c, rows); err != nil {
+			cancelRead()
+			for range batches {
+			}
+			return err
+		}
+	}
+	if err := <-readErr; err != nil {
+		return fmt.Errorf("read %s: %w", es.Spec.FromTable, err)
+	}
+	return nil
+}
+
+func untilValue(es *entityState, until time.Time) any {
+	if c := es.From.Column(es.Version); c != nil && c.Type == record.Timestamp {
+		// wall-clock columns hold UTC wall time in transit's convention
+		return time.Date(until.Year(), until.Month(), until.Day(), until.Hour(), until.Minute(), until.Second(), until.Nanosecond(), time.UTC)
+	}
+	return until
+}
+
+// writeBatch writes rows and advances the chunk's checkpoint, in one
+// transaction when the sink shares the ledger's database.
+func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) error {
+	t0 := time.Now()
+	batch := &record.Batch{Columns: es.Target.Columns, Rows: rows}
+	last := rows[len(rows)-1]
+	pos := make(record.Key, len(es.orderIdx))
+	for i, ix := range es.orderIdx {
+		pos[i] = last[ix]
+	}
+	maxV := c.MaxVersion
+	if es.VersionIdx >= 0 {
+		for _, row := range rows {
+			if v := row[es.VersionIdx]; v != nil && (maxV == nil || record.Compare(v, maxV) > 0) {
+				if _, bad := v.(record.Invalid); !bad {
+					maxV = v
+				}
+			}
+		}
+	}
+	opts := sinks.WriteOptions{Fresh: es.run.Fresh && es.run.Mode == "backfill"}
+	if es.Version != "" {
+		opts.Version = es.TargetName(es.Version)
+	}
+	prog := ledger.Progress{Position: pos, Read: len(rows), MaxVersion: maxV}
+	var res sinks.WriteResult
+	tw, isTx := es.Sink.(sinks.TxWriter)
+	if isTx && r.opts.SameDB(es.Spec.ToStore) {
+		err := pgx.BeginFunc(r.work, tw.Pool(), func(tx pgx.Tx) error {
+			var err error
+			res, err = tw.WriteTx(r.work, tx, es.Target, batch, opts)
+			if err != nil {
+				return err
+			}
+			prog.Written = res.Written
+			prog.Rejects = r.rejectRows(es, rows, res.Rejects)
+			return r.l.Advance(r.work, tx, c, prog, r.opts.LeaseTTL)
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		opts.Fresh = false
+		var err error
+		if res, err = es.Sink.Write(r.work, es.Target, batch, opts); err != nil {
+			return err
+		}
+		prog.Written = res.Written
+		prog.Rejects = r.rejectRows(es, rows, res.Rejects)
+		if err := r.l.Advance(r.work, nil, c, prog, r.opts.LeaseTTL); err != nil {
+			return err
+		}
+	}
+	c.Advanced(prog)
+	d := time.Since(t0)
+	r.latency.Record(d)
+	m := r.opts.Metrics
+	m.BatchSeconds.WithLabelValues(es.Name).Observe(d.Seconds())
+	m.Rows.WithLabelValues(es.Name, "read").Add(float64(len(rows)))
+	m.Rows.WithLabelValues(es.Name, "written").Add(float64(res.Written))
+	es.read.Add(int64(len(rows)))
+	es.written.Add(int64(res.Written))
+	if n := len(res.Rejects); n > 0 {
+		m.Rows.WithLabelValues(es.Name, "rejected").Add(float64(n))
+		total := es.rejected.Add(int64(n)) + es.priorRejects
+		if total > int64(es.Spec.MaxRejects) {
+			return fmt.Errorf("entity %s: %d rejects, max_rejects is %d: %w", es.Name, total, es.Spec.MaxRejects, ErrRejectLimit)
+		}
+	}
+	return nil
+}
+
+func (r *runner) rejectRows(es *entityState, rows [][]any, rej []sinks.Reject) []ledger.RejectRow {
+	if len(rej) == 0 {
+		return nil
+	}
+	out := make([]ledger.RejectRow, len(rej))
+	for i, x := range rej {
+		row := rows[x.Row]
+		key := make(record.Key, len(es.KeyIdx))
+		for j, ix := range es.KeyIdx {
+			key[j] = keyValue(row[ix])
+		}
+		payload := make(map[string]any, len(row))
+		for j, v := range row {
+			payload[es.Target.Columns[j].Name] = payloadValue(v)
+		}
+		out[i] = ledger.RejectRow{Key: key, Reason: x.Reason, Payload: payload}
+	}
+	return out
+}
+
+func keyValue(v any) any {
+	switch v.(type) {
+	case nil, int64, uint64, float64, string, bool, []byte, time.Time:
+		return v
+	}
+	return fmt.Sprint(v)
+}
+
+func payloadValue(v any) any {
+	switch x := v.(type) {
+	case record.Invalid:
+		return map[string]string{"invalid": x.Reason, "raw": x.Raw}
+	case []byte:
+		return x // base64 in JSON
+	case string:
+		return x
+	}
+	return v
+}
