@@ -331,7 +331,14 @@ func TestAbandonAfterInterrupt(t *testing.T) {
 	if pgScalar(t, purl, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'shop.orders'::regclass AND contype = 'p'") != "0" {
 		t.Skip("the backfill finished before the kill; nothing to check")
 	}
-	if out, err := exec.Command(bin, "run", plan, "--abandon").CombinedOutput(); err != nil {
+	// A changed plan may not join the unfinished run: exit 2, saying why.
+	changed := ordersPlan(t, murl, purl, 700)
+	outb, err := exec.Command(bin, "run", changed).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("changed plan over an unfinished run: %v, want exit 2\n%s", err, outb)
+	}
+	mustContain(t, string(outb), "still in progress with a different version of the plan", "--abandon")
+	if out, err := exec.Command(bin, "run", changed, "--abandon").CombinedOutput(); err != nil {
 		t.Fatalf("run --abandon: %v\n%s", err, out)
 	}
 	sameOrders(t, db, purl)
