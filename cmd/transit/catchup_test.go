@@ -110,3 +110,54 @@ func TestCatchUp(t *testing.T) {
 	}
 	sameOrders(t, db, purl)
 }
+
+// TestLedgerInAnotherDatabase keeps the ledger in one PostgreSQL database
+// and writes the target in another: batches cannot commit with their
+// checkpoints, so every write is an idempotent upsert, the checkpoint
+// follows it, and a replay is a no-op.
+func TestLedgerInAnotherDatabase(t *testing.T) {
+	t.Parallel()
+	murl, db := testenv.MySQL(t)
+	ledgerURL := testenv.Postgres(t)
+	targetURL := testenv.Postgres(t)
+	seedOrders(t, db, 30_000)
+	p := writePlan(t, `version: 1
+name: elsewhere
+stores:
+  legacy: { kind: mysql, url: "`+murl+`" }
+  state:  { kind: postgres, url: "`+ledgerURL+`" }
+  main:   { kind: postgres, url: "`+targetURL+`", schema: shop }
+ledger: state
+entities:
+  orders:
+    from: legacy.orders
+    to: main.orders
+    version: updated_at
+    batch_size: 1000
+`)
+	code, out, errOut := transitRun(t, "run", p, "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := entityCount(t, summaryOf(t, out), "orders", "rows_written"); n != 30_000 {
+		t.Errorf("wrote %d", n)
+	}
+	sameOrders(t, db, targetURL)
+	if n := pgScalar(t, ledgerURL, "SELECT sum(rows_read) FROM transit.chunks"); n != "30000" {
+		t.Errorf("ledger counted %s rows", n)
+	}
+	if n := pgScalar(t, targetURL, "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'transit'"); n != "0" {
+		t.Error("the ledger leaked into the target database")
+	}
+	if _, err := db.Exec("UPDATE orders SET status = 'paid', updated_at = '2025-01-01' WHERE id IN (1, 2)"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = transitRun(t, "run", p, "--output", "json")
+	if code != 0 {
+		t.Fatalf("catch-up: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := entityCount(t, summaryOf(t, out), "orders", "rows_written"); n != 2 {
+		t.Errorf("catch-up wrote %d, want 2", n)
+	}
+	sameOrders(t, db, targetURL)
+}
