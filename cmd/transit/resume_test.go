@@ -158,6 +158,18 @@ func TestKillAndResume(t *testing.T) {
 	}
 }
 
+// startTransit starts the binary with args, its output collected in out.
+func startTransit(t *testing.T, bin string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
+}
+
 // waitForBatches waits (up to 30 s) until a run has committed a batch.
 func waitForBatches(t *testing.T, purl string) {
 	t.Helper()
@@ -196,12 +208,7 @@ func TestTerminateAndResume(t *testing.T) {
 	seedOrders(t, db, 200_000)
 	plan := ordersPlan(t, murl, purl, 1000)
 
-	cmd := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "20000")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startTransit(t, bin, "run", plan, "--workers", "2", "--chunk-rows", "20000")
 	waitForBatches(t, purl)
 	sent := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -319,12 +326,7 @@ func TestAbandonAfterInterrupt(t *testing.T) {
 	purl := testenv.Postgres(t)
 	seedOrders(t, db, 100_000)
 	plan := ordersPlan(t, murl, purl, 500)
-	cmd := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "10000")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, _ := startTransit(t, bin, "run", plan, "--workers", "2", "--chunk-rows", "10000")
 	waitForBatches(t, purl)
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
@@ -364,12 +366,7 @@ func TestSurvivesLostConnections(t *testing.T) {
 	if err := db.QueryRow("SELECT DATABASE()").Scan(&mydb); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "20000")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startTransit(t, bin, "run", plan, "--workers", "2", "--chunk-rows", "20000")
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	waitForBatches(t, purl)
