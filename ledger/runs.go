@@ -272,9 +272,10 @@ func (l *Ledger) ensureSession(ctx context.Context) error {
 	return nil
 }
 
-// Lease takes one pending chunk of the run whose lease is free, expired, or
-// held by a session that no longer exists. It returns nil when none is.
-func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration) (*Chunk, error) {
+// Lease takes one pending chunk of the run, of one of entities (all when
+// nil), whose lease is free, expired, or held by a session that no longer
+// exists. It returns nil when none is.
+func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration, entities []string) (*Chunk, error) {
 	l.mu.Lock()
 	err := l.ensureSession(ctx)
 	pid := l.pid
@@ -288,13 +289,13 @@ func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration) (*Ch
 		SET lease_owner = $2, lease_pid = $3, lease_until = now() + $4 * interval '1 millisecond', attempts = attempts + 1
 		WHERE (c.run_id, c.entity, c.chunk_no) = (
 			SELECT k.run_id, k.entity, k.chunk_no FROM transit.chunks k
-			WHERE k.run_id = $1 AND k.status = 'pending'
+			WHERE k.run_id = $1 AND k.status = 'pending' AND ($5::text[] IS NULL OR k.entity = ANY($5))
 			  AND (k.lease_owner IS NULL OR k.lease_until < now()
 			       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = k.lease_pid))
 			ORDER BY k.chunk_no, k.entity
 			LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING c.run_id, c.entity, c.chunk_no, c.lo, c.hi, c.position, c.max_version, c.attempts, c.open`,
-		runID, l.Owner, pid, ttl.Milliseconds()).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
+		runID, l.Owner, pid, ttl.Milliseconds(), entities).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -455,8 +456,9 @@ type Status struct {
 	RunStatus             string
 }
 
-// RunStatus reports how far a run is.
-func (l *Ledger) RunStatus(ctx context.Context, runID int64) (Status, error) {
+// RunStatus reports how far a run is, counting the chunks of entities
+// (all when nil).
+func (l *Ledger) RunStatus(ctx context.Context, runID int64, entities []string) (Status, error) {
 	var s Status
 	err := l.Pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE status = 'pending'),
@@ -464,7 +466,7 @@ func (l *Ledger) RunStatus(ctx context.Context, runID int64) (Status, error) {
 				AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.lease_pid)),
 			count(*) FILTER (WHERE status = 'done'),
 			(SELECT status FROM transit.runs WHERE id = $1)
-		FROM transit.chunks c WHERE run_id = $1`, runID).Scan(&s.Pending, &s.Leased, &s.Done, &s.RunStatus)
+		FROM transit.chunks c WHERE run_id = $1 AND ($2::text[] IS NULL OR entity = ANY($2))`, runID, entities).Scan(&s.Pending, &s.Leased, &s.Done, &s.RunStatus)
 	if err != nil {
 		return s, fmt.Errorf("ledger: run status: %w", err)
 	}

@@ -58,7 +58,7 @@ func (r *runner) finish() error {
 			defer unlock()
 			break
 		}
-		st, err := r.l.RunStatus(ctx, r.run.ID)
+		st, err := r.l.RunStatus(ctx, r.run.ID, nil)
 		if err != nil {
 			return err
 		}
@@ -71,7 +71,7 @@ func (r *runner) finish() error {
 			return nil
 		}
 	}
-	st, err := r.l.RunStatus(ctx, r.run.ID)
+	st, err := r.l.RunStatus(ctx, r.run.ID, nil)
 	if err != nil {
 		return err
 	}
@@ -138,11 +138,16 @@ func (r *runner) fillResult(res *Result) error {
 	if err != nil {
 		return err
 	}
-	st, err := r.l.RunStatus(ctx, r.run.ID)
+	st, err := r.l.RunStatus(ctx, r.run.ID, nil)
 	if err != nil {
 		return err
 	}
 	res.Done = st.RunStatus == "done"
+	own, err := r.l.RunStatus(ctx, r.run.ID, r.names)
+	if err != nil {
+		return err
+	}
+	res.OwnDone = res.Done || own.Pending == 0
 	for _, es := range r.order {
 		er := EntityResult{Name: es.Name, Target: es.Spec.ToStore + "." + es.Target.Name, Mode: es.run.Mode, Planned: es.run.Rows, MaxRejects: es.Spec.MaxRejects}
 		if t := totals[es.Name]; t != nil {

@@ -71,6 +71,10 @@ type Result struct {
 	Interrupted bool // stopped by a signal before the end; resumable
 	OverRejects bool // some entity has more rejects than it allows
 	Done        bool // the run is complete
+	// OwnDone says this process's entities are all moved, though the run
+	// may still hold others (planned by a process with another --entity
+	// selection) for other processes to finish.
+	OwnDone bool
 }
 
 // ErrRejectLimit is returned (wrapped) when an entity passes max_rejects.
@@ -92,6 +96,7 @@ type runner struct {
 	run     *ledger.Run
 	ents    map[string]*entityState
 	order   []*entityState
+	names   []string // the entities this process moves (a run may hold more)
 	latency *metrics.Latency
 	log     *slog.Logger
 	// work is cancelled on a fatal error, or Grace after a stop.
@@ -143,6 +148,7 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 		es := &entityState{Entity: e}
 		r.ents[e.Name] = es
 		r.order = append(r.order, es)
+		r.names = append(r.names, e.Name)
 	}
 	if len(r.order) == 0 {
 		return nil, errors.New("the plan routes no entity to a target")

@@ -71,7 +71,7 @@ func (r *runner) worker() error {
 		}
 		var c *ledger.Chunk
 		err := r.retry(r.work, func() (err error) {
-			c, err = r.l.Lease(r.work, r.run.ID, r.opts.LeaseTTL)
+			c, err = r.l.Lease(r.work, r.run.ID, r.opts.LeaseTTL, r.names)
 			return err
 		})
 		if err != nil {
@@ -80,7 +80,7 @@ func (r *runner) worker() error {
 		if c == nil {
 			var st ledger.Status
 			err := r.retry(r.work, func() (err error) {
-				st, err = r.l.RunStatus(r.work, r.run.ID)
+				st, err = r.l.RunStatus(r.work, r.run.ID, r.names)
 				return err
 			})
 			if err != nil {

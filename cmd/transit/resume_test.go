@@ -413,3 +413,56 @@ func TestSurvivesLostConnections(t *testing.T) {
 		t.Errorf("rows read %s, want 200000 (no batch twice)", n)
 	}
 }
+
+// TestEntitySubsetJoinsARun: a process started with --entity joins the
+// plan's unfinished run and moves only that entity; a later run without
+// --entity finishes the rest.
+func TestEntitySubsetJoinsARun(t *testing.T) {
+	t.Parallel()
+	bin := transitBinary(t)
+	murl, db := testenv.MySQL(t)
+	purl := testenv.Postgres(t)
+	seedOrders(t, db, 100_000)
+	plan := writePlan(t, fmt.Sprintf(`version: 1
+name: subset
+stores:
+  legacy: { kind: mysql, url: "%s" }
+  main:   { kind: postgres, url: "%s", schema: shop }
+entities:
+  orders:    { from: legacy.orders, to: main.orders, batch_size: 500 }
+  orders_nv: { from: legacy.orders, to: main.orders_nv, batch_size: 500 }
+`, murl, purl))
+	cmd, out := startTransit(t, bin, "run", plan, "--workers", "1", "--chunk-rows", "10000")
+	waitForBatches(t, purl)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err == nil {
+		t.Skip("the run finished before the stop; nothing to check")
+	}
+	if !strings.Contains(out.String(), "Resume with") {
+		t.Fatalf("no clean stop:\n%s", out.String())
+	}
+	o, err := exec.Command(bin, "run", plan, "--entity", "orders_nv").CombinedOutput()
+	if err != nil {
+		t.Fatalf("run --entity orders_nv: %v\n%s", err, o)
+	}
+	if pgScalar(t, purl, "SELECT status FROM transit.runs") != "running" {
+		// orders may have been done before the stop; then the run is done
+		if pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE entity = 'orders' AND status = 'pending'") != "0" {
+			t.Fatal("run marked done with orders pending")
+		}
+	} else {
+		mustContain(t, string(o), "still has others")
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders_nv"); n != "100000" {
+		t.Errorf("orders_nv holds %s rows", n)
+	}
+	if o, err := exec.Command(bin, "run", plan).CombinedOutput(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, o)
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders"); n != "100000" {
+		t.Errorf("orders holds %s rows", n)
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.runs WHERE status = 'done'"); n != "1" {
+		t.Errorf("%s runs done, want the one shared run", n)
+	}
+}

@@ -220,6 +220,8 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 		return fail(exitProblem, errors.New("rejects over the limit (see above and transit.rejects); the run was stopped"))
 	case res.Interrupted:
 		return fail(sigCode(), fmt.Errorf("interrupted; checkpoints saved. Resume with: transit run %s", path))
+	case !res.Done && res.OwnDone:
+		fmt.Fprintf(stderr, "transit: the entities of this process are moved; run %d still has others, planned by another --entity selection: run the plan without --entity (or with theirs) to finish it\n", res.RunID)
 	case !res.Done:
 		return fail(exitUsage, errors.New("the run did not finish"))
 	}
