@@ -429,10 +429,15 @@ func (c *Chunk) Advanced(p Progress) {
 	}
 }
 
-// Complete marks c done.
+// Complete marks c done, provided its position in the ledger is still the
+// one this worker last wrote: a batch whose commit the server lost (a crash
+// after an asynchronous commit) makes it fail with ErrLeaseLost, so the
+// chunk is leased again from its durable position instead of being marked
+// done with rows missing.
 func (l *Ledger) Complete(ctx context.Context, c *Chunk) error {
 	tag, err := l.Pool.Exec(ctx, `UPDATE transit.chunks SET status = 'done', done_by = $4, done_at = now(), lease_owner = NULL, lease_pid = NULL, lease_until = NULL
-		WHERE run_id = $1 AND entity = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'pending'`, c.RunID, c.Entity, c.No, l.Owner)
+		WHERE run_id = $1 AND entity = $2 AND chunk_no = $3 AND lease_owner = $4 AND status = 'pending'
+		  AND position IS NOT DISTINCT FROM $5::jsonb`, c.RunID, c.Entity, c.No, l.Owner, nullJSON(c.posJSON))
 	if err != nil {
 		return fmt.Errorf("ledger: complete chunk: %w", err)
 	}

@@ -253,6 +253,17 @@ func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) erro
 	tw, isTx := es.Sink.(sinks.TxWriter)
 	if isTx && r.opts.SameDB(es.Spec.ToStore) {
 		err := pgx.BeginFunc(r.work, tw.Pool(), func(tx pgx.Tx) error {
+			// The batch and its checkpoint commit together, so a commit the
+			// server loses in a crash loses both: no need to wait for the
+			// WAL flush. The worker's in-memory position may then be ahead
+			// of the ledger's, but its next Advance is a compare-and-set on
+			// the position it last saw: it fails, the chunk is leased again
+			// from the durable position, and the lost batches move again.
+			// (Any synchronous commit after it, such as Complete, flushes
+			// it too.) Employees bench: 7.25 s against 7.74 s.
+			if _, err := tx.Exec(r.work, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
 			var err error
 			res, err = tw.WriteTx(r.work, tx, es.Target, batch, opts)
 			if err != nil {
