@@ -54,7 +54,8 @@ type Reject struct {
 
 // TxWriter is a sink whose writes can join a PostgreSQL transaction the
 // caller owns, so the caller's checkpoint commits in the same transaction as
-// the data (exactly-once in effect). The caller begins tx on Pool().
+// the data (exactly-once in effect). The caller begins tx on Pool(); when
+// WriteTx returns an error the caller must roll tx back.
 type TxWriter interface {
 	Pool() *pgxpool.Pool
 	WriteTx(ctx context.Context, tx pgx.Tx, t *record.Table, b *record.Batch, opts WriteOptions) (WriteResult, error)

@@ -437,16 +437,12 @@ func (s *Sink) WriteTx(ctx context.Context, tx pgx.Tx, t *record.Table, b *recor
 	}
 	registerCodecs(tx.Conn().TypeMap())
 	w.reuse = true // the caller may write more batches in tx
-	sp, err := tx.Begin(ctx)
+	// No savepoint of its own around the batch: split already tries every
+	// piece inside one, and after any other error the caller rolls tx
+	// back (the TxWriter contract), so nothing of the batch is kept.
+	err = w.ensureStage(ctx, tx)
 	if err == nil {
-		if err = w.ensureStage(ctx, sp); err == nil {
-			err = w.split(ctx, sp, w.cv.ok)
-		}
-		if err == nil {
-			err = sp.Commit(ctx)
-		} else {
-			_ = sp.Rollback(ctx)
-		}
+		err = w.split(ctx, tx, w.cv.ok)
 	}
 	if err != nil {
 		return sinks.WriteResult{}, fmt.Errorf("write %d rows into %s: %w", len(w.cv.ok), t.Name, err)
