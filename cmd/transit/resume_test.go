@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -149,13 +150,11 @@ func TestKillAndResume(t *testing.T) {
 	sameOrders(t, db, purl)
 	// The ledger shows each chunk done once, all rows read once in total
 	// by batches that committed.
-	first := pgScalar(t, purl, "SELECT min(id) FROM transit.runs")
-	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE run_id = $1 AND status <> 'done'", first); n != "0" {
-		t.Errorf("%s chunks not done", n)
+	first, err := strconv.Atoi(pgScalar(t, purl, "SELECT min(id) FROM transit.runs"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE run_id = $1", first); n != "300000" {
-		t.Errorf("the backfill committed %s rows read, want exactly 300000 (no batch twice)", n)
-	}
+	readOnce(t, purl, first, 300_000)
 }
 
 // startTransit starts the binary with args, its output collected in out.
@@ -168,6 +167,18 @@ func startTransit(t *testing.T, bin string, args ...string) (*exec.Cmd, *bytes.B
 		t.Fatal(err)
 	}
 	return cmd, out
+}
+
+// readOnce asserts that run's chunks are all done and that its committed
+// batches read exactly want rows: no batch was written twice.
+func readOnce(t *testing.T, purl string, run, want int) {
+	t.Helper()
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE run_id = $1 AND status <> 'done'", run); n != "0" {
+		t.Errorf("run %d: %s chunks not done", run, n)
+	}
+	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE run_id = $1", run); n != strconv.Itoa(want) {
+		t.Errorf("run %d committed %s rows read, want exactly %d (no batch twice)", run, n, want)
+	}
 }
 
 // waitForBatches waits (up to 30 s) until a run has committed a batch.
@@ -232,9 +243,7 @@ func TestTerminateAndResume(t *testing.T) {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}
 	sameOrders(t, db, purl)
-	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE run_id = 1"); n != "200000" {
-		t.Errorf("rows read %s, want 200000", n)
-	}
+	readOnce(t, purl, 1, 200_000)
 }
 
 // TestTwoProcessesShareARun starts two transit processes on one plan at
@@ -409,9 +418,7 @@ func TestSurvivesLostConnections(t *testing.T) {
 	}
 	mustContain(t, out.String(), "retrying")
 	sameOrders(t, db, purl)
-	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks WHERE run_id = 1"); n != "200000" {
-		t.Errorf("rows read %s, want 200000 (no batch twice)", n)
-	}
+	readOnce(t, purl, 1, 200_000)
 }
 
 // TestEntitySubsetJoinsARun: a process started with --entity joins the
