@@ -272,10 +272,15 @@ func newConverter(src record.Column, tgt targetCol) colConv {
 			if !ok {
 				return nil, typeErr(src, v)
 			}
-			if y := t.Year(); y < -4712 || y > 294275 {
-				return nil, fmt.Sprintf("%s is out of range for %s", t.Format(time.RFC3339Nano), typ)
+			if t.Location() == time.UTC {
+				// The year's range as seconds: no calendar arithmetic.
+				if s := t.Unix(); s >= minTimeUnix && s < maxTimeUnix {
+					return v, ""
+				}
+			} else if y := t.Year(); y >= -4712 && y <= 294275 {
+				return v, ""
 			}
-			return v, ""
+			return nil, fmt.Sprintf("%s is out of range for %s", t.Format(time.RFC3339Nano), typ)
 		}
 
 	case typ == "time":
@@ -481,3 +486,10 @@ func parseUUID(s string) ([16]byte, bool) {
 	}
 	return u, true
 }
+
+// The range of years PostgreSQL's date and timestamp types hold
+// (-4712 to 294275), as Unix seconds in UTC.
+var (
+	minTimeUnix = time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	maxTimeUnix = time.Date(294276, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+)

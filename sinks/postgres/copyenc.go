@@ -64,6 +64,10 @@ func fastEncoder(typname string) fieldEncoder {
 		return enc(func(buf []byte, x []byte) []byte { return append(buf, x...) })
 	case "date":
 		return enc(func(buf []byte, t time.Time) []byte {
+			if t.Location() == time.UTC {
+				// In UTC the day is the Unix time's: no calendar arithmetic.
+				return be.AppendUint32(buf, uint32(int32(floorDiv(t.Unix(), 86400)-10957)))
+			}
 			y, m, d := t.Date()
 			days := floorDiv(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix(), 86400) - 10957
 			return be.AppendUint32(buf, uint32(int32(days)))

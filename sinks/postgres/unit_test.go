@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -195,6 +196,51 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "s3cretpw") {
 			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}
+
+// TestDateRangeAndEncoding checks the date/timestamp range check and the
+// date encoder, whose UTC fast paths skip the calendar, against the
+// calendar in UTC and in another zone.
+func TestDateRangeAndEncoding(t *testing.T) {
+	west := time.FixedZone("UTC-10", -10*3600)
+	east := time.FixedZone("UTC+14", 14*3600)
+	for _, typ := range []string{"date", "timestamp", "timestamptz"} {
+		cc := newConverter(record.Column{Name: "d", Type: record.Date}, targetCol{name: "d", typname: typ})
+		for _, c := range []struct {
+			t  time.Time
+			ok bool
+		}{
+			{time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC), true},
+			{time.Date(-4713, 12, 31, 23, 59, 59, 0, time.UTC), false},
+			{time.Date(294275, 12, 31, 23, 59, 59, 0, time.UTC), true},
+			{time.Date(294276, 1, 1, 0, 0, 0, 0, time.UTC), false},
+			{time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), true},
+			// The year is the zone's: 294276-01-01 in UTC+14 is still
+			// 294275 in UTC, and the other way round.
+			{time.Date(294275, 12, 31, 23, 0, 0, 0, east), true},
+			{time.Date(294276, 1, 1, 1, 0, 0, 0, east), false},
+			{time.Date(-4712, 1, 1, 1, 0, 0, 0, east), true},
+		} {
+			_, reason := cc.conv(c.t)
+			if (reason == "") != c.ok {
+				t.Errorf("%s %v: reason %q, want ok=%v", typ, c.t, reason, c.ok)
+			}
+		}
+	}
+	encode := fastEncoder("date")
+	// 1600-01-01 is 400 Gregorian years, 146097 days, before 2000-01-01.
+	want := int32(-146097)
+	for d := time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2500; d, want = d.AddDate(0, 0, 7), want+7 {
+		for _, v := range []time.Time{d, d.Add(23*time.Hour + 59*time.Minute), time.Date(d.Year(), d.Month(), d.Day(), 23, 30, 0, 0, west)} {
+			buf, err := encode(nil, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := int32(binary.BigEndian.Uint32(buf)); got != want {
+				t.Fatalf("date %v: day %d, want %d", v, got, want)
+			}
 		}
 	}
 }

@@ -69,6 +69,43 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
+// BenchmarkScanDates scans a 200k-row table shaped like the employees
+// sample's salaries (int key, int, two DATEs: the shape of most of the
+// rows of make bench) and reports rows/s.
+//
+//	go test -run '^$' -bench BenchmarkScanDates -benchmem ./sources/mysql/
+func BenchmarkScanDates(b *testing.B) {
+	db, dsn := testDB(b)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE salaries (emp_no INT NOT NULL, salary INT NOT NULL,
+		from_date DATE NOT NULL, to_date DATE NOT NULL, PRIMARY KEY (emp_no, from_date))`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO salaries SELECT 10000 + seq DIV 10, 40000 + seq % 90000,
+		DATE('1985-01-01') + INTERVAL seq % 10 YEAR + INTERVAL seq % 300 DAY,
+		DATE('1986-01-01') + INTERVAL seq % 10 YEAR + INTERVAL seq % 300 DAY FROM seq_1_to_200000`); err != nil {
+		b.Skipf("fill (MariaDB's sequence engine): %v", err)
+	}
+	src := openSource(b, dsn)
+	var rows int
+	start := time.Now()
+	for b.Loop() {
+		n := 0
+		err := src.Scan(ctx, sources.Query{Table: "salaries", BatchSize: 5000}, func(bt *record.Batch) error {
+			n += bt.Len()
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n != benchRows {
+			b.Fatalf("%d rows", n)
+		}
+		rows += n
+	}
+	b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
+}
+
 func itoa(n int) string {
 	s := ""
 	for ; n > 0; n /= 10 {

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -62,7 +63,7 @@ func kindOf(c *record.Column) kind {
 type column struct {
 	kind      kind
 	emptyEnum bool // '' is a declared enum member
-	float32   bool // FLOAT: selected as DOUBLE (see wrapFloat), rounded back to float32
+	float32   bool // FLOAT: selected as DOUBLE (see wrap), rounded back to float32
 }
 
 func newColumn(c *record.Column) column {
@@ -100,6 +101,8 @@ func (c column) decode(v any, a *arena) any {
 			return float64(x)
 		case kDecimal, kText:
 			return strconv.FormatInt(x, 10)
+		case kDate:
+			return dateNum(x) // selected as DATE + 0 (see wrap)
 		}
 		return v
 	case uint64:
@@ -219,6 +222,8 @@ func zeroDate(b []byte) any { return record.Invalid{Raw: string(b), Reason: "zer
 
 func badDate(b []byte) any { return record.Invalid{Raw: string(b), Reason: "unparsable date"} }
 
+func notADay(b []byte) any { return record.Invalid{Raw: string(b), Reason: "not a calendar date"} }
+
 // decodeDate parses "YYYY-MM-DD".
 func decodeDate(b []byte) any {
 	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
@@ -236,7 +241,63 @@ func decodeDate(b []byte) any {
 	if m > 12 || d > 31 {
 		return badDate(b)
 	}
-	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if !validDate(y, m, d) {
+		return notADay(b)
+	}
+	return civilDate(y, m, d)
+}
+
+// dateNum decodes a DATE selected as DATE + 0: the integer YYYYMMDD, 0 for
+// the zero date.
+func dateNum(n int64) any {
+	if n < 0 || n > 99991231 {
+		return record.Invalid{Raw: strconv.FormatInt(n, 10), Reason: "unparsable date"}
+	}
+	y, m, d := int(n/10000), int(n/100%100), int(n%100)
+	if m == 0 || d == 0 || !validDate(y, m, d) {
+		var buf [10]byte
+		raw := fmt.Appendf(buf[:0], "%04d-%02d-%02d", y, m, d)
+		if m == 0 || d == 0 {
+			return zeroDate(raw)
+		}
+		if m > 12 || d > 31 {
+			return badDate(raw)
+		}
+		return notADay(raw)
+	}
+	return civilDate(y, m, d)
+}
+
+// validDate reports whether y-m-d is a day of the calendar (MySQL with
+// ALLOW_INVALID_DATES stores 2020-02-31, which time.Date would silently
+// move to March 2).
+func validDate(y, m, d int) bool {
+	if m < 1 || m > 12 || d < 1 {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
+	if m == 2 && y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+		days = 29
+	}
+	return d <= days
+}
+
+// civilDate is time.Date(y, m, d, 0, 0, 0, 0, time.UTC) for a valid date,
+// without time.Date's normalising (days from the civil calendar, after
+// Howard Hinnant's days_from_civil).
+func civilDate(y, m, d int) time.Time {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	doy := (153*((m+9)%12)+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := int64(era)*146097 + int64(doe) - 719468
+	return time.Unix(days*86400, 0).UTC()
 }
 
 // decodeDateTime parses "YYYY-MM-DD HH:MM:SS[.ffffff]" as a UTC wall clock
@@ -262,6 +323,9 @@ func decodeDateTime(b []byte) any {
 	}
 	if mo > 12 || d > 31 || h > 23 || mi > 59 || s > 59 {
 		return badDate(b)
+	}
+	if !validDate(y, mo, d) {
+		return notADay(b)
 	}
 	ns := 0
 	if len(b) > 19 {

@@ -119,6 +119,8 @@ func TestTypes(t *testing.T) {
 	exec(`INSERT INTO t (id, b, d, dt, ts, tm, e) VALUES (2, 0, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '-01:00:00', 'zzz')`)
 	exec(`INSERT INTO t (id, b, d, dt, tm) VALUES (3, 5, '2024-00-15', '2024-05-00 10:00:00', '100:00:00')`)
 	exec(`INSERT INTO t (id) VALUES (4)`)
+	exec("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
+	exec(`INSERT INTO t (id, d, dt) VALUES (5, '2023-02-29', '2024-04-31 10:00:00')`)
 
 	src := openSource(t, dsn)
 	tb, err := src.Describe(ctx, "t")
@@ -196,7 +198,7 @@ func TestTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 {
+	if len(rows) != 5 {
 		t.Fatalf("%d rows", len(rows))
 	}
 	get := func(row int, name string) any { return rows[row][tb.ColumnIndex(name)] }
@@ -231,6 +233,12 @@ func TestTypes(t *testing.T) {
 	invalid(2, "dt", "zero date")
 	invalid(2, "tm", "time out of day range")
 	invalid(2, "b", "not a boolean (tinyint(1) holds 5)")
+	if inv, _ := get(2, "d").(record.Invalid); inv.Raw != "2024-00-15" {
+		t.Errorf("row 3 d: raw %q, want 2024-00-15", inv.Raw)
+	}
+	// Days that are not in the calendar are not moved to the next month.
+	invalid(4, "d", "not a calendar date")
+	invalid(4, "dt", "not a calendar date")
 	for _, c := range tb.Columns {
 		if c.Name != "id" && get(3, c.Name) != nil {
 			t.Errorf("row 4 %s: %#v, want NULL", c.Name, get(3, c.Name))
@@ -243,7 +251,7 @@ func TestTypes(t *testing.T) {
 		n += b.Len()
 		return nil
 	})
-	if err != nil || n != 2 {
+	if err != nil || n != 3 {
 		t.Errorf("scan after a zero date: %d rows, %v", n, err)
 	}
 	// Unknown column.
