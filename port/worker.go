@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -177,43 +178,67 @@ func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
 	}
 	readCtx, cancelRead := context.WithCancel(r.stop)
 	defer cancelRead()
-	batches := make(chan [][]any, 1)
+	batches := make(chan *rowBuf, 1)
+	// Buffers of written batches go back to the reader: a batch is dead
+	// once writeBatch returns (the sink and the ledger keep only values,
+	// which never change), and reusing its arrays spares zeroing and
+	// collecting a few hundred KiB per batch.
+	spare := make(chan *rowBuf, 2)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
 		readErr <- es.Source.Scan(readCtx, q, func(b *record.Batch) error {
-			// The source reuses its rows: copy them, into one backing
-			// array per batch rather than one allocation per row.
-			rows := make([][]any, len(b.Rows))
-			width := len(es.Read)
-			flat := make([]any, len(b.Rows)*width)
-			for i, row := range b.Rows {
-				rows[i] = flat[i*width : (i+1)*width : (i+1)*width]
-				copy(rows[i], row)
-			}
+			var buf *rowBuf
 			select {
-			case batches <- rows:
+			case buf = <-spare:
+			default:
+				buf = &rowBuf{}
+			}
+			// The source reuses its rows: copy them.
+			buf.fill(b.Rows, len(es.Read))
+			select {
+			case batches <- buf:
 				return nil
 			case <-readCtx.Done():
 				return readCtx.Err()
 			}
 		})
 	}()
-	for rows := range batches {
+	for buf := range batches {
 		if r.stop.Err() != nil {
 			return r.stop.Err()
 		}
-		if err := r.writeBatch(es, c, rows); err != nil {
+		if err := r.writeBatch(es, c, buf.rows); err != nil {
 			cancelRead()
 			for range batches {
 			}
 			return err
+		}
+		select {
+		case spare <- buf:
+		default:
 		}
 	}
 	if err := <-readErr; err != nil {
 		return fmt.Errorf("read %s: %w", es.Spec.FromTable, err)
 	}
 	return nil
+}
+
+// rowBuf holds a copy of one batch's rows, in one backing array.
+type rowBuf struct {
+	rows [][]any
+	flat []any
+}
+
+func (b *rowBuf) fill(rows [][]any, width int) {
+	n := len(rows)
+	b.rows = slices.Grow(b.rows[:0], n)[:n]
+	b.flat = slices.Grow(b.flat[:0], n*width)[:n*width]
+	for i, row := range rows {
+		b.rows[i] = b.flat[i*width : (i+1)*width : (i+1)*width]
+		copy(b.rows[i], row)
+	}
 }
 
 func untilValue(es *entityState, until time.Time) any {
