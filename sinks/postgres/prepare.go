@@ -398,38 +398,56 @@ func (s *Sink) addForeignKey(ctx context.Context, t *record.Table, fk record.For
 	if !ok1 || !ok2 {
 		return fmt.Errorf("foreign key %s: unknown referential action %q/%q", name, fk.OnDelete, fk.OnUpdate)
 	}
-	// FOREIGN KEY constraint names are per table; check before adding.
-	var exists bool
+	// The key is added NOT VALID, then validated: adding takes a SHARE ROW
+	// EXCLUSIVE lock on both tables, which keeps two additions that
+	// reference one table from running at once, while validating takes
+	// only SHARE UPDATE EXCLUSIVE on the table checked and ROW SHARE on the
+	// referenced one, so the foreign keys of several tables are checked
+	// side by side. The comment marks a key transit has not validated
+	// yet (a run stopped in between), which the next Finish validates; a
+	// NOT VALID key of the user's own is left as it is.
+	const pending = "transit: not validated yet"
+	table := s.ident(t.Name)
+	var exists, validated bool
+	var comment *string
 	err := s.pool.QueryRow(ctx,
-		`SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2)`,
-		s.ident(t.Name), name).Scan(&exists)
-	if err != nil {
+		`SELECT true, convalidated, obj_description(oid, 'pg_constraint') FROM pg_constraint
+		 WHERE conrelid = to_regclass($1) AND conname = $2`,
+		table, name).Scan(&exists, &validated, &comment)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("foreign key %s: %w", name, err)
 	}
-	if exists {
+	if exists && (validated || comment == nil || *comment != pending) {
 		return nil
 	}
-	quote := func(cs []string) string {
-		out := make([]string, len(cs))
-		for i, c := range cs {
-			out[i] = quoteIdent(c)
+	if !exists {
+		quote := func(cs []string) string {
+			out := make([]string, len(cs))
+			for i, c := range cs {
+				out[i] = quoteIdent(c)
+			}
+			return strings.Join(out, ", ")
 		}
-		return strings.Join(out, ", ")
+		q := "ALTER TABLE " + table + " ADD CONSTRAINT " + quoteIdent(name) +
+			" FOREIGN KEY (" + quote(fk.Columns) + ") REFERENCES " + s.ident(fk.RefTable) +
+			" (" + quote(fk.RefColumns) + ")"
+		if onDelete != "" {
+			q += " ON DELETE " + onDelete
+		}
+		if onUpdate != "" {
+			q += " ON UPDATE " + onUpdate
+		}
+		q += " NOT VALID; COMMENT ON CONSTRAINT " + quoteIdent(name) + " ON " + table + " IS '" + pending + "'"
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "42710" { // 42710: added concurrently
+				return fmt.Errorf("add foreign key %s: %w", name, err)
+			}
+		}
 	}
-	q := "ALTER TABLE " + s.ident(t.Name) + " ADD CONSTRAINT " + quoteIdent(name) +
-		" FOREIGN KEY (" + quote(fk.Columns) + ") REFERENCES " + s.ident(fk.RefTable) +
-		" (" + quote(fk.RefColumns) + ")"
-	if onDelete != "" {
-		q += " ON DELETE " + onDelete
-	}
-	if onUpdate != "" {
-		q += " ON UPDATE " + onUpdate
-	}
+	q := "ALTER TABLE " + table + " VALIDATE CONSTRAINT " + quoteIdent(name) +
+		"; COMMENT ON CONSTRAINT " + quoteIdent(name) + " ON " + table + " IS NULL"
 	if _, err := s.pool.Exec(ctx, q); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42710" {
-			return nil // added concurrently
-		}
 		return fmt.Errorf("add foreign key %s: %w", name, err)
 	}
 	return nil

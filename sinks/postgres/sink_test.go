@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -225,6 +226,68 @@ func TestFinishCatalog(t *testing.T) {
 	var id int64
 	if err := s.Pool().QueryRow(ctx, "INSERT INTO "+s.ident("fin_a")+" (label) VALUES ('new') RETURNING id").Scan(&id); err != nil || id != 11 {
 		t.Errorf("next identity = %d, %v; want 11", id, err)
+	}
+}
+
+// A foreign key the data breaks fails Finish and stays marked NOT VALID;
+// once the data is fixed, the next Finish validates it. A NOT VALID key of
+// the user's own is left alone.
+func TestFinishValidatesForeignKeys(t *testing.T) {
+	t.Parallel()
+	s := openTestSink(t)
+	ctx := context.Background()
+	a, b := simpleTable("val_a"), simpleTable("val_b")
+	b.ForeignKeys = []record.ForeignKey{{Name: "b_to_a", Columns: []string{"n"}, RefTable: "val_a", RefColumns: []string{"id"}}}
+	for i, tbl := range []*record.Table{a, b} {
+		if _, err := s.Prepare(ctx, tbl, true); err != nil {
+			t.Fatal(err)
+		}
+		// val_b's n runs one past val_a's ids: an orphan.
+		rows := rowsN(5, func(j int) []any { return []any{int64(j + 1), int64(j + 1 + i), "l"} })
+		if _, err := s.Write(ctx, tbl, &record.Batch{Columns: tbl.Columns, Rows: rows}, sinks.WriteOptions{Fresh: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() string {
+		var validated bool
+		var comment *string
+		err := s.Pool().QueryRow(ctx, `SELECT convalidated, obj_description(oid, 'pg_constraint') FROM pg_constraint
+			WHERE conrelid = to_regclass($1) AND conname = 'b_to_a'`, s.ident("val_b")).Scan(&validated, &comment)
+		if err != nil {
+			return "missing"
+		}
+		c := "<nil>"
+		if comment != nil {
+			c = *comment
+		}
+		return fmt.Sprintf("validated=%v comment=%s", validated, c)
+	}
+	if err := s.Finish(ctx, b, true); err == nil || !strings.Contains(err.Error(), "b_to_a") {
+		t.Fatalf("Finish over an orphan: %v, want an error naming b_to_a", err)
+	}
+	if got := state(); got != "validated=false comment=transit: not validated yet" {
+		t.Fatalf("after a failed validation: %s", got)
+	}
+	if _, err := s.Pool().Exec(ctx, "DELETE FROM "+s.ident("val_b")+" WHERE n = 6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, b, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(); got != "validated=true comment=<nil>" {
+		t.Fatalf("after the data was fixed: %s", got)
+	}
+	// The user's own NOT VALID key over orphans: Finish leaves it so.
+	if _, err := s.Pool().Exec(ctx, "ALTER TABLE "+s.ident("val_b")+" DROP CONSTRAINT b_to_a; INSERT INTO "+s.ident("val_b")+
+		" VALUES (9, 9, 'x'); ALTER TABLE "+s.ident("val_b")+" ADD CONSTRAINT b_to_a FOREIGN KEY (n) REFERENCES "+
+		s.ident("val_a")+" (id) NOT VALID"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, b, true); err != nil {
+		t.Fatalf("Finish with the user's NOT VALID key: %v", err)
+	}
+	if got := state(); got != "validated=false comment=<nil>" {
+		t.Fatalf("the user's NOT VALID key: %s", got)
 	}
 }
 
