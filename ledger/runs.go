@@ -81,6 +81,7 @@ type EntityPlan struct {
 	VersionFrom any    // catch-up lower bound (inclusive)
 	StartMax    any    // backfill: the highest version when the run was planned
 	Rows        int64  // rows planned (exact for backfill)
+	Priority    int    // workers lease the entities of lower priority first
 	Chunks      []Bounds
 }
 
@@ -159,8 +160,8 @@ func (l *Ledger) StartOrJoin(ctx context.Context, plan, hash string, until *time
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO transit.run_entities (run_id, entity, mode, fresh, version_from, start_max, rows_planned)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, ep.Entity, ep.Mode, ep.Fresh, from, smax, ep.Rows); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO transit.run_entities (run_id, entity, mode, fresh, version_from, start_max, rows_planned, priority)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, ep.Entity, ep.Mode, ep.Fresh, from, smax, ep.Rows, ep.Priority); err != nil {
 				return err
 			}
 			rows := make([][]any, len(ep.Chunks))
@@ -274,8 +275,20 @@ func (l *Ledger) ensureSession(ctx context.Context) error {
 
 // Lease takes one pending chunk of the run, of one of entities (all when
 // nil), whose lease is free, expired, or held by a session that no longer
-// exists. It returns nil when none is.
+// exists: the one of the lowest entity priority, then the lowest chunk
+// number. It returns nil when none is.
 func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration, entities []string) (*Chunk, error) {
+	return l.lease(ctx, runID, ttl, entities, 0)
+}
+
+// LeaseOpen takes, as Lease does, an open chunk of an entity that has
+// fewer than ahead chunks cut and free to lease, for the caller to cut
+// more (see Cut) and Release. It returns nil when none is.
+func (l *Ledger) LeaseOpen(ctx context.Context, runID int64, ttl time.Duration, entities []string, ahead int) (*Chunk, error) {
+	return l.lease(ctx, runID, ttl, entities, max(1, ahead))
+}
+
+func (l *Ledger) lease(ctx context.Context, runID int64, ttl time.Duration, entities []string, ahead int) (*Chunk, error) {
 	l.mu.Lock()
 	err := l.ensureSession(ctx)
 	pid := l.pid
@@ -289,13 +302,17 @@ func (l *Ledger) Lease(ctx context.Context, runID int64, ttl time.Duration, enti
 		SET lease_owner = $2, lease_pid = $3, lease_until = now() + $4 * interval '1 millisecond', attempts = attempts + 1
 		WHERE (c.run_id, c.entity, c.chunk_no) = (
 			SELECT k.run_id, k.entity, k.chunk_no FROM transit.chunks k
+			JOIN transit.run_entities e ON e.run_id = k.run_id AND e.entity = k.entity
 			WHERE k.run_id = $1 AND k.status = 'pending' AND ($5::text[] IS NULL OR k.entity = ANY($5))
 			  AND (k.lease_owner IS NULL OR k.lease_until < now()
 			       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = k.lease_pid))
-			ORDER BY k.chunk_no, k.entity
-			LIMIT 1 FOR UPDATE SKIP LOCKED)
+			  AND ($6 = 0 OR (k.open AND (SELECT count(*) FROM transit.chunks j
+			       WHERE j.run_id = k.run_id AND j.entity = k.entity AND j.status = 'pending'
+			         AND NOT j.open AND j.lease_owner IS NULL) < $6))
+			ORDER BY e.priority, k.chunk_no, k.entity
+			LIMIT 1 FOR UPDATE OF k SKIP LOCKED)
 		RETURNING c.run_id, c.entity, c.chunk_no, c.lo, c.hi, c.position, c.max_version, c.attempts, c.open`,
-		runID, l.Owner, pid, ttl.Milliseconds(), entities).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
+		runID, l.Owner, pid, ttl.Milliseconds(), entities, ahead).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -453,6 +470,19 @@ func (l *Ledger) Release(ctx context.Context, c *Chunk) error {
 	_, err := l.Pool.Exec(ctx, `UPDATE transit.chunks SET lease_owner = NULL, lease_pid = NULL, lease_until = NULL
 		WHERE run_id = $1 AND entity = $2 AND chunk_no = $3 AND lease_owner = $4`, c.RunID, c.Entity, c.No, l.Owner)
 	return err
+}
+
+// OpenChunks counts the run's open chunks of entities (all when nil): the
+// key space still to cut.
+func (l *Ledger) OpenChunks(ctx context.Context, runID int64, entities []string) (int, error) {
+	var n int
+	err := l.Pool.QueryRow(ctx, `SELECT count(*) FROM transit.chunks
+		WHERE run_id = $1 AND status = 'pending' AND open AND ($2::text[] IS NULL OR entity = ANY($2))`,
+		runID, entities).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: %w", err)
+	}
+	return n, nil
 }
 
 // Status counts a run's chunks.

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks"
 )
@@ -18,16 +20,21 @@ func (r *runner) afterChunk(es *entityState) {
 		return
 	}
 	// The final step does all this again (idempotently); not fatal here.
+	t0 := time.Now()
 	if err := r.addKey(r.work, es); err != nil {
 		r.log.Warn("early primary key failed; will retry at the end", "entity", es.Name, "err", err)
 		return
 	}
-	if !es.Spec.Indexes || len(es.Target.Indexes) == 0 {
-		return
+	if es.Spec.Indexes && len(es.Target.Indexes) > 0 {
+		if err := es.Sink.Finish(r.work, indexOnly(es), false); err != nil {
+			r.log.Warn("early index build failed; will retry at the end", "entity", es.Name, "err", err)
+			return
+		}
 	}
-	if err := es.Sink.Finish(r.work, indexOnly(es), false); err != nil {
-		r.log.Warn("early index build failed; will retry at the end", "entity", es.Name, "err", err)
-	}
+	r.log.Debug("entity copied: keys and indexes built", "entity", es.Name, "took", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	r.earlyForeignKeys(es)
+	r.log.Debug("entity copied: foreign keys added", "entity", es.Name, "took", time.Since(t0).Round(time.Millisecond))
 }
 
 func (r *runner) addKey(ctx context.Context, es *entityState) error {
@@ -78,6 +85,7 @@ func (r *runner) finish() error {
 	if st.RunStatus != "running" || st.Pending > 0 {
 		return nil
 	}
+	t0 := time.Now()
 	for _, es := range r.order {
 		if err := r.addKey(ctx, es); err != nil {
 			return fmt.Errorf("finish %s: %w", es.Name, err)
@@ -86,14 +94,27 @@ func (r *runner) finish() error {
 			return fmt.Errorf("finish %s: %w", es.Name, err)
 		}
 	}
+	r.log.Debug("finish: keys and indexes", "took", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	// Foreign keys are validated side by side (see the sink's Finish):
+	// each check scans one table.
+	g := new(errgroup.Group)
+	g.SetLimit(max(2, r.opts.Workers))
 	for _, es := range r.order {
 		if !es.Spec.ForeignKeys || len(es.Target.ForeignKeys) == 0 {
 			continue
 		}
-		if err := es.Sink.Finish(ctx, indexOnly(es), true); err != nil {
-			return fmt.Errorf("foreign keys of %s: %w", es.Name, err)
-		}
+		g.Go(func() error {
+			if err := es.Sink.Finish(ctx, indexOnly(es), true); err != nil {
+				return fmt.Errorf("foreign keys of %s: %w", es.Name, err)
+			}
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	r.log.Debug("finish: foreign keys", "took", time.Since(t0).Round(time.Millisecond))
 	totals, err := r.l.Totals(ctx, r.run.ID)
 	if err != nil {
 		return err

@@ -96,6 +96,7 @@ func (r *runner) planRun(ctx context.Context) ([]ledger.EntityPlan, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	leasePriorities(r.order, out)
 	r.log.Info("planned", "entities", len(out), "took", time.Since(t0).Round(time.Millisecond))
 	return out, nil
 }
@@ -163,7 +164,7 @@ func (r *runner) chunkRows(es *entityState) int {
 
 // cutNext cuts an open chunk: it reads the next chunkRows keys after the
 // chunk's start and closes the chunk at the last one, leaving the rest of
-// the table as a new open chunk for another worker.
+// the table as a new open chunk for another worker (or for cutAhead).
 func (r *runner) cutNext(es *entityState, c *ledger.Chunk) error {
 	per := r.chunkRows(es)
 	if st, ok := es.Source.(sources.Stepper); ok {

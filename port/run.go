@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -103,6 +104,10 @@ type runner struct {
 	work       context.Context
 	cancelWork context.CancelCauseFunc
 	stop       context.Context
+	// keyed: the entities whose primary key this process has built after
+	// their last chunk (see earlyForeignKeys).
+	keyedMu sync.Mutex
+	keyed   map[string]bool
 }
 
 // Run moves ents according to the plan: it joins the plan's active run or
@@ -140,7 +145,7 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 	if opts.SameDB == nil {
 		opts.SameDB = func(string) bool { return false }
 	}
-	r := &runner{p: p, l: l, opts: opts, ents: map[string]*entityState{}, latency: metrics.NewLatency(), log: opts.Log, stop: stop}
+	r := &runner{p: p, l: l, opts: opts, ents: map[string]*entityState{}, keyed: map[string]bool{}, latency: metrics.NewLatency(), log: opts.Log, stop: stop}
 	for _, e := range ents {
 		if e.Target == nil {
 			continue // read-only entity (audit/verify only)

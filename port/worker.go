@@ -43,6 +43,16 @@ func (r *runner) retry(ctx context.Context, f func() error) error {
 func (r *runner) workers() error {
 	var wg sync.WaitGroup
 	errs := make(chan error, r.opts.Workers)
+	done := make(chan struct{})
+	cutting := make(chan struct{})
+	go func() {
+		defer close(cutting)
+		r.cutAhead(done)
+	}()
+	defer func() {
+		close(done)
+		<-cutting
+	}()
 	for i := 0; i < r.opts.Workers; i++ {
 		wg.Add(1)
 		go func() {

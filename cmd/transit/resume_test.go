@@ -157,6 +157,64 @@ func TestKillAndResume(t *testing.T) {
 	readOnce(t, purl, first, 300_000)
 }
 
+// TestKillWhileCutting kills transit at random moments while it copies a
+// table without a version column, which is cut into chunks while it is
+// copied (by the workers and by the cutter ahead of them): a kill in the
+// middle of a cut loses no key range and copies none twice.
+func TestKillWhileCutting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill test in -short mode")
+	}
+	t.Parallel()
+	bin := transitBinary(t)
+	murl, db := testenv.MySQL(t)
+	purl := testenv.Postgres(t)
+	seedOrders(t, db, 100_000)
+	if _, err := db.Exec("ANALYZE TABLE orders"); err != nil {
+		t.Fatal(err)
+	}
+	plan := writePlan(t, fmt.Sprintf(`version: 1
+name: orders
+stores:
+  legacy: { kind: mysql, url: "%s" }
+  main:   { kind: postgres, url: "%s", schema: shop }
+entities:
+  orders:
+    from: legacy.orders
+    to: main.orders
+    batch_size: 250
+`, murl, purl))
+	for kills := 0; kills < 8; {
+		cmd, out := startTransit(t, bin, "run", plan, "--workers", "3", "--chunk-rows", "2500", "--output", "json")
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run exited early: %v\n%s", err, out.String())
+			}
+			testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE")
+			continue
+		case <-time.After(time.Duration(50+rand.IntN(200)) * time.Millisecond):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+	}
+	if out, err := exec.Command(bin, "run", plan, "--workers", "3").CombinedOutput(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, out)
+	}
+	sameOrders(t, db, purl)
+	first, err := strconv.Atoi(pgScalar(t, purl, "SELECT min(id) FROM transit.runs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnce(t, purl, first, 100_000)
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE run_id = $1 AND open", first); n != "0" {
+		t.Errorf("%s chunks left open", n)
+	}
+}
+
 // startTransit starts the binary with args, its output collected in out.
 func startTransit(t *testing.T, bin string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
