@@ -178,7 +178,7 @@ func (d *decoder) store(k, v *yaml.Node) *Store {
 }
 
 func (d *decoder) tableRule(i int, n *yaml.Node) *TableRule {
-	r := &TableRule{Pos: d.at(n), Create: true, Indexes: true, ForeignKeys: true, BatchSize: DefaultBatchSize}
+	r := &TableRule{Pos: d.at(n), Create: true, Indexes: true, ForeignKeys: true}
 	m := d.mapping(n, tableRuleSpec, fmt.Sprintf("tables[%d]", i), nil, r)
 	if m == nil {
 		return nil
@@ -196,7 +196,7 @@ func (d *decoder) tableRule(i int, n *yaml.Node) *TableRule {
 
 func (d *decoder) entity(k, v *yaml.Node) *Entity {
 	e := &Entity{Name: k.Value, Pos: d.at(k), Create: true, Indexes: true, ForeignKeys: true,
-		BatchSize: DefaultBatchSize, Lag: DefaultLag}
+		Lag: DefaultLag}
 	what := fmt.Sprintf("entity %q", e.Name)
 	m := d.mapping(v, entitySpec, what, k, e)
 	if m == nil {

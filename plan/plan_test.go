@@ -167,7 +167,7 @@ func TestDefaultsAndInheritance(t *testing.T) {
 		t.Errorf("invoice_line = %+v", il)
 	}
 	te := p.Entity("track_export")
-	if te.Overrides != nil || te.BatchSize != DefaultBatchSize || te.Lag != 90*time.Second || !te.Create {
+	if te.Overrides != nil || te.BatchSize != 0 || te.Lag != 90*time.Second || !te.Create {
 		t.Errorf("track_export = %+v", te)
 	}
 	a := parseFile(t, "../testdata/plans/audit.yaml")

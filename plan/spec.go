@@ -103,7 +103,7 @@ var tableRuleSpec = &object{
 		{Key: "create", Kind: vBool, Doc: "Create missing target tables. Default true."},
 		{Key: "indexes", Kind: vBool, Doc: "Recreate secondary indexes. Default true."},
 		{Key: "foreign_keys", Kind: vBool, Doc: "Recreate foreign keys. Default true."},
-		{Key: "batch_size", Kind: vInt, Min: num(1), Doc: "Rows per batch. Default 5000."},
+		{Key: "batch_size", Kind: vInt, Min: num(1), Doc: "Rows per batch. Default: automatic, 10000 or fewer for wide rows (about 8 MiB per batch)."},
 		{Key: "max_rejects", Kind: vInt, Min: num(0), Doc: "Rejected rows tolerated before a run aborts. Default 0."},
 	},
 }
@@ -118,7 +118,7 @@ var entitySpec = &object{
 		{Key: "version", Kind: vString, Doc: "Catch-up cursor column (source name). Default none."},
 		{Key: "lag", Kind: vDuration, Doc: "Catch-up safety lag. Default 5s."},
 		{Key: "columns", Kind: vMap, Elem: columnRuleSpec, Doc: "Column overrides by source column name."},
-		{Key: "batch_size", Kind: vInt, Min: num(1), Doc: "Rows per batch. Default 5000 (or the covering tables rule's)."},
+		{Key: "batch_size", Kind: vInt, Min: num(1), Doc: "Rows per batch. Default: the covering tables rule's, else automatic (10000 or fewer for wide rows)."},
 		{Key: "max_rejects", Kind: vInt, Min: num(0), Doc: "Rejected rows tolerated before a run aborts. Default 0 (or the covering tables rule's)."},
 		{Key: "create", Kind: vBool, Doc: "Create the target table if missing. Default true (or the covering tables rule's)."},
 		{Key: "indexes", Kind: vBool, Doc: "Recreate secondary indexes. Default true (or the covering tables rule's)."},

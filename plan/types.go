@@ -38,7 +38,9 @@ const (
 
 // Defaults filled in by Parse.
 const (
-	DefaultBatchSize = 5000
+	// DefaultBatchSize is the most rows per batch when the plan sets none;
+	// the engine takes fewer for wide rows (port.AutoBatchSize).
+	DefaultBatchSize = 10000
 	DefaultLag       = 5 * time.Second
 	DefaultSchema    = "public"
 	DefaultDelimiter = ","
@@ -95,7 +97,7 @@ type TableRule struct {
 	Create      bool // default true
 	Indexes     bool // recreate secondary indexes; default true
 	ForeignKeys bool // recreate foreign keys; default true
-	BatchSize   int  // default 5000
+	BatchSize   int  // 0: automatic (see Entity.BatchSize)
 	MaxRejects  int  // default 0
 	Pos         Pos
 }
@@ -110,7 +112,7 @@ type Entity struct {
 	ID          []string               // key columns, source names; empty = the source's primary key
 	Version     string                 // optional catch-up cursor column (source name)
 	Columns     map[string]*ColumnRule // by source column name
-	BatchSize   int                    // default 5000
+	BatchSize   int                    // 0: automatic, up to DefaultBatchSize by row width (port.AutoBatchSize)
 	MaxRejects  int                    // default 0
 	Create      bool                   // default true
 	Indexes     bool                   // default true

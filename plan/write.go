@@ -176,7 +176,9 @@ func (r *TableRule) node() *yaml.Node {
 	add(m, "create", boolNode(r.Create))
 	add(m, "indexes", boolNode(r.Indexes))
 	add(m, "foreign_keys", boolNode(r.ForeignKeys))
-	add(m, "batch_size", intNode(r.BatchSize))
+	if r.BatchSize > 0 {
+		add(m, "batch_size", intNode(r.BatchSize))
+	}
 	add(m, "max_rejects", intNode(r.MaxRejects))
 	return m
 }
@@ -212,7 +214,9 @@ func (e *Entity) node() *yaml.Node {
 		}
 		add(m, "columns", cols)
 	}
-	add(m, "batch_size", intNode(e.BatchSize))
+	if e.BatchSize > 0 {
+		add(m, "batch_size", intNode(e.BatchSize))
+	}
 	add(m, "max_rejects", intNode(e.MaxRejects))
 	add(m, "create", boolNode(e.Create))
 	add(m, "indexes", boolNode(e.Indexes))

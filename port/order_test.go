@@ -1,6 +1,7 @@
 package port
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,5 +50,26 @@ func TestLeasePriorities(t *testing.T) {
 	want := "employees departments elsewhere salaries titles dept_emp bonus b a"
 	if g := strings.Join(got, " "); g != want {
 		t.Errorf("lease order\n got %s\nwant %s", g, want)
+	}
+}
+
+func TestAutoBatchSize(t *testing.T) {
+	num := record.Column{Type: record.Int}
+	date := record.Column{Type: record.Date}
+	name := record.Column{Type: record.Text, Length: 16}
+	text := record.Column{Type: record.Text}
+	for _, c := range []struct {
+		cols []record.Column
+		want int
+	}{
+		{[]record.Column{num, num, date, date}, plan.DefaultBatchSize}, // narrow: the most
+		{[]record.Column{num, date, name, name, num, date}, plan.DefaultBatchSize},
+		{[]record.Column{num, text, num}, 8 << 20 / (3*16 + 1024 + 2*16)}, // one TEXT
+		{[]record.Column{num, text, text, date}, 8 << 20 / (4*16 + 2*1024 + 2*16)},
+		{slices.Repeat([]record.Column{text}, 40), 500}, // never under 500
+	} {
+		if got := AutoBatchSize(c.cols); got != c.want {
+			t.Errorf("AutoBatchSize(%d columns) = %d, want %d", len(c.cols), got, c.want)
+		}
 	}
 }

@@ -159,7 +159,7 @@ func (r *runner) chunkRows(es *entityState) int {
 	if r.opts.ChunkRows > 0 {
 		return r.opts.ChunkRows
 	}
-	return max(20*es.Spec.BatchSize, 50_000)
+	return max(10*es.Spec.BatchSize, 50_000)
 }
 
 // cutNext cuts an open chunk: it reads the next chunkRows keys after the

@@ -270,7 +270,42 @@ func resolveOne(ctx context.Context, p *plan.Plan, s *plan.Entity, st Stores) (*
 	if s.ToStore != "" {
 		e.Target = target
 	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = AutoBatchSize(target.Columns)
+	}
 	return e, nil
+}
+
+// batchBytes is about how much memory one automatic batch takes.
+const batchBytes = 8 << 20
+
+// AutoBatchSize is the batch size of an entity whose plan sets none:
+// plan.DefaultBatchSize rows, or fewer when the columns' declared types
+// make a row wider than about batchBytes/DefaultBatchSize in memory, so a
+// batch stays near batchBytes (never under 500 rows). A value costs 16
+// bytes as an interface plus its own: about 16 for numbers and times,
+// half the declared length for bounded text and bytes, 1 KiB for
+// unbounded ones (TEXT, BLOB, JSON).
+//
+// Fewer, larger batches cost PostgreSQL less: on the employees bench,
+// 10000-row batches took 0.6-1.1 CPU-s less of it than 5000-row ones,
+// and the move 7.5% less time (six alternating runs each).
+func AutoBatchSize(cols []record.Column) int {
+	width := 0
+	for _, c := range cols {
+		width += 16
+		switch c.Type {
+		case record.Text, record.Bytes, record.JSON, record.Set:
+			if c.Length > 0 {
+				width += min(c.Length, 8192)/2 + 16
+			} else {
+				width += 1024
+			}
+		default:
+			width += 16
+		}
+	}
+	return max(500, min(plan.DefaultBatchSize, batchBytes/max(width, 1)))
 }
 
 func indexOf(xs []string, x string) int {

@@ -241,7 +241,8 @@ func tuneMemory(ents []*port.Entity, workers int) {
 		widest = max(widest, int64(e.Spec.BatchSize)*int64(len(e.Read)))
 	}
 	// values in flight per worker: the source's batch, one queued, one
-	// being written; ~64 bytes each with their boxes and strings.
+	// being written; ~64 bytes each with their boxes and strings. (The
+	// two spare buffers of port's rowBuf hold no live values of their own.)
 	inFlight := widest * int64(max(workers, 1)) * 3 * 64
 	debug.SetGCPercent(200)
 	debug.SetMemoryLimit(32<<20 + inFlight)
