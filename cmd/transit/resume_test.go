@@ -108,38 +108,22 @@ func TestKillAndResume(t *testing.T) {
 	// Kill at random moments until 20 kills have landed mid-backfill. On
 	// a fast machine a backfill may finish between two kills: then the
 	// target is wiped and a new backfill is killed in turn.
-	kills, backfills := 0, 1
-	for kills < 20 {
-		cmd := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "20000", "--output", "json")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run exited early: %v\n%s", err, out.String())
-			}
+	backfills := 1
+	killRepeatedly(t, 20, 100, 250, []string{bin, "run", plan, "--workers", "2", "--chunk-rows", "20000", "--output", "json"},
+		func() {
 			sameOrdersUpTo(t, db, purl) // a finished backfill holds every row
 			testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE")
 			backfills++
-			continue
-		case <-time.After(time.Duration(100+rand.IntN(250)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-		}
-		// Meanwhile the source keeps changing, as a live one does: each
-		// change gets a newer version than any before it.
-		if _, err := db.Exec(`UPDATE orders SET amount = amount + 1, updated_at = TIMESTAMP('2024-02-01') + INTERVAL ? SECOND WHERE id = ?`,
-			kills, 1+rand.IntN(300_000)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("%d kills over %d backfill(s)", kills, backfills)
+		},
+		func(kills int) {
+			// Meanwhile the source keeps changing, as a live one does: each
+			// change gets a newer version than any before it.
+			if _, err := db.Exec(`UPDATE orders SET amount = amount + 1, updated_at = TIMESTAMP('2024-02-01') + INTERVAL ? SECOND WHERE id = ?`,
+				kills, 1+rand.IntN(300_000)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	t.Logf("20 kills over %d backfill(s)", backfills)
 	if out, err := exec.Command(bin, "run", plan, "--workers", "2").CombinedOutput(); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
@@ -184,23 +168,8 @@ entities:
     to: main.orders
     batch_size: 250
 `, murl, purl))
-	for kills := 0; kills < 8; {
-		cmd, out := startTransit(t, bin, "run", plan, "--workers", "3", "--chunk-rows", "2500", "--output", "json")
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run exited early: %v\n%s", err, out.String())
-			}
-			testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE")
-			continue
-		case <-time.After(time.Duration(50+rand.IntN(200)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-		}
-	}
+	killRepeatedly(t, 8, 50, 200, []string{bin, "run", plan, "--workers", "3", "--chunk-rows", "2500", "--output", "json"},
+		func() { testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE") }, nil)
 	if out, err := exec.Command(bin, "run", plan, "--workers", "3").CombinedOutput(); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
@@ -212,6 +181,36 @@ entities:
 	readOnce(t, purl, first, 100_000)
 	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE run_id = $1 AND open", first); n != "0" {
 		t.Errorf("%s chunks left open", n)
+	}
+}
+
+// killRepeatedly runs args (the binary first) and kills it with SIGKILL
+// after a random minMs to minMs+spanMs milliseconds, until kills kills
+// have landed. A run that exits 0 before its kill calls finished (which
+// must reset the target for a new backfill) and is started again; one that
+// fails fails the test. afterKill, when set, runs after each kill with the
+// number of kills so far.
+func killRepeatedly(t *testing.T, kills, minMs, spanMs int, args []string, finished func(), afterKill func(kills int)) {
+	t.Helper()
+	for n := 0; n < kills; {
+		cmd, out := startTransit(t, args[0], args[1:]...)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run exited early: %v\n%s", err, out.String())
+			}
+			finished()
+			continue
+		case <-time.After(time.Duration(minMs+rand.IntN(spanMs)) * time.Millisecond):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			n++
+		}
+		if afterKill != nil {
+			afterKill(n)
+		}
 	}
 }
 
