@@ -41,33 +41,39 @@ func (h *hll) estimate() int64 {
 }
 
 // heavyHitters keeps approximate counts of the most frequent values in at
-// most k counters (Misra–Gries): a value not counted yet takes a free
-// counter, or, when none is free, every counter is decremented. A count is
-// an underestimate by at most n/(k+1); any value more frequent than that is
-// kept. Amortised O(1) per value.
+// most k counters (Misra–Gries, weighted): a value not counted yet takes a
+// free counter; when none is free, its weight and every counter are
+// decreased by the smallest of them, which frees at least one counter (or
+// uses the weight up). A count is an underestimate by at most n/(k+1); any
+// value more frequent than that is kept. Amortised O(1) per value.
 type heavyHitters struct {
 	k      int
-	counts map[key]int64
+	counts *keyCounts
 }
 
 func newHeavyHitters(k int) *heavyHitters {
-	return &heavyHitters{k: k, counts: make(map[key]int64, k)}
+	return &heavyHitters{k: k, counts: newKeyCounts(k)}
 }
 
 func (h *heavyHitters) add(v key, n int64) {
-	if c, ok := h.counts[v]; ok {
-		h.counts[v] = c + n
+	if c, ok := h.counts.get(v); ok {
+		h.counts.set(v, c+n)
 		return
 	}
-	if len(h.counts) < h.k {
-		h.counts[v] = n
+	if h.counts.len() < h.k {
+		h.counts.set(v, n)
 		return
 	}
-	for key, c := range h.counts {
-		if c <= 1 {
-			delete(h.counts, key)
+	d := n
+	h.counts.each(func(_ key, c int64) { d = min(d, c) })
+	h.counts.each(func(k key, c int64) {
+		if c <= d {
+			h.counts.del(k)
 		} else {
-			h.counts[key] = c - 1
+			h.counts.set(k, c-d)
 		}
+	})
+	if n > d {
+		h.counts.set(v, n-d)
 	}
 }

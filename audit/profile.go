@@ -102,7 +102,9 @@ type colProf struct {
 
 	nulls, empty, nonNull int64
 	min, max              any
-	exact                 map[key]int64 // nil once past ExactDistinct
+	exact                 *keyCounts // nil once past ExactDistinct
+	run                   key        // the value repeated by the last runN values
+	runN                  int64
 	hll                   *hll
 	ss                    *heavyHitters
 	invalid               map[string]int64
@@ -121,7 +123,7 @@ type colProf struct {
 }
 
 func newColProf(c *record.Column, opts *Options) *colProf {
-	p := &colProf{col: c, opts: opts, exact: map[key]int64{}, lenMin: -1}
+	p := &colProf{col: c, opts: opts, exact: newKeyCounts(0), lenMin: -1}
 	switch c.Type {
 	case record.Text, record.Enum, record.Set, record.UUID, record.JSON:
 		p.text = true
@@ -160,15 +162,14 @@ func (p *colProf) observe(v any) {
 	}
 	p.nonNull++
 	p.minMax(v)
+	// Equal values in a row (a composite key's leading column, a sorted
+	// or grouped column) are counted as one run, once.
 	k := keyOf(v, p.col.Type)
-	if p.exact != nil {
-		p.exact[k]++
-		if len(p.exact) > p.opts.ExactDistinct {
-			p.toEstimates()
-		}
+	if p.runN > 0 && k == p.run {
+		p.runN++
 	} else {
-		p.hll.add(k.hash())
-		p.ss.add(k, 1)
+		p.flushRun()
+		p.run, p.runN = k, 1
 	}
 	if k.t == ktString {
 		if str, ok := v.(string); ok {
@@ -333,13 +334,29 @@ func lenBucketRange(b int) (lo, hi int64) {
 	return lo, lo*2 - 1
 }
 
+// flushRun counts the current run of equal values.
+func (p *colProf) flushRun() {
+	if p.runN == 0 {
+		return
+	}
+	k, n := p.run, p.runN
+	p.runN = 0
+	if p.exact != nil {
+		p.exact.add(k, n)
+		if p.exact.len() > p.opts.ExactDistinct {
+			p.toEstimates()
+		}
+		return
+	}
+	p.hll.add(k.hash())
+	p.ss.add(k, n)
+}
+
 // toEstimates switches from exact counting to HyperLogLog and Misra–Gries.
 func (p *colProf) toEstimates() {
 	p.hll = &hll{}
 	p.ss = newHeavyHitters(ssCapacity)
-	for k := range p.exact {
-		p.hll.add(k.hash())
-	}
+	p.exact.each(func(k key, _ int64) { p.hll.add(k.hash()) })
 	for _, c := range sortedCounts(p.exact, p.col.Type, ssCapacity) {
 		p.ss.add(c.k, c.n)
 	}
@@ -354,11 +371,9 @@ type counted struct {
 
 // sortedCounts returns the n most frequent keys of m, most frequent first,
 // ties in text order.
-func sortedCounts(m map[key]int64, t record.Type, n int) []counted {
-	out := make([]counted, 0, len(m))
-	for k, c := range m {
-		out = append(out, counted{k, k.text(t), c})
-	}
+func sortedCounts(m *keyCounts, t record.Type, n int) []counted {
+	out := make([]counted, 0, m.len())
+	m.each(func(k key, c int64) { out = append(out, counted{k, k.text(t), c}) })
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].n != out[j].n {
 			return out[i].n > out[j].n
@@ -371,7 +386,7 @@ func sortedCounts(m map[key]int64, t record.Type, n int) []counted {
 	return out
 }
 
-func topOf(m map[key]int64, t record.Type, n int) []TopValue {
+func topOf(m *keyCounts, t record.Type, n int) []TopValue {
 	cs := sortedCounts(m, t, n)
 	out := make([]TopValue, len(cs))
 	for i, c := range cs {
@@ -383,6 +398,7 @@ func topOf(m map[key]int64, t record.Type, n int) []TopValue {
 func round4(f float64) float64 { return math.Round(f*10000) / 10000 }
 
 func (p *colProf) profile(rows int64) ColumnProfile {
+	p.flushRun()
 	c := ColumnProfile{
 		Name: p.col.Name, Type: p.col.Type.String(), Native: p.col.Native,
 		Nulls: p.nulls, Empty: p.empty, Invalid: p.invalid, InvalidUTF8: p.invalidUTF8,
@@ -396,7 +412,7 @@ func (p *colProf) profile(rows int64) ColumnProfile {
 		c.Min, c.Max = &lo, &hi
 	}
 	if p.exact != nil {
-		c.Distinct = int64(len(p.exact))
+		c.Distinct = int64(p.exact.len())
 		c.Top = topOf(p.exact, p.col.Type, p.opts.TopN)
 		if p.text {
 			c.CaseVariants, c.CaseExamples = caseVariants(p.exact)
@@ -435,13 +451,9 @@ func (p *colProf) profile(rows int64) ColumnProfile {
 }
 
 // caseVariants counts distinct values that differ from another only by case.
-func caseVariants(m map[key]int64) (int64, [][]string) {
+func caseVariants(m *keyCounts) (int64, [][]string) {
 	groups := map[string][]string{}
-	for k := range m {
-		if k.t != ktString {
-			continue
-		}
-		v := k.s
+	for v := range m.str {
 		l := strings.ToLower(v)
 		groups[l] = append(groups[l], v)
 	}

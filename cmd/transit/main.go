@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -48,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
+	if stopProfile != nil {
+		stopProfile()
+		stopProfile = nil
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -82,12 +87,38 @@ Exit codes:
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// --cpuprofile FILE (hidden): a CPU profile of any command, for
+	// go tool pprof.
+	var cpuprof string
+	root.PersistentFlags().StringVar(&cpuprof, "cpuprofile", "", "write a CPU profile to this file")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuprof == "" {
+			return nil
+		}
+		f, err := os.Create(cpuprof)
+		if err != nil {
+			return fail(exitUsage, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fail(exitUsage, err)
+		}
+		stopProfile = func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+		return nil
+	}
 	root.AddCommand(newPlanCmd(), newRunCmd(), newVersionCmd())
 	for _, add := range extraCommands {
 		root.AddCommand(add())
 	}
 	return root
 }
+
+// stopProfile ends the --cpuprofile profile, when one runs.
+var stopProfile func()
 
 // extraCommands lets other files of this package register commands.
 var extraCommands []func() *cobra.Command

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +31,6 @@ type runOptions struct {
 	abandon   bool
 	chunkRows int
 	verbose   bool
-	cpuprof   string
 	metrics   string
 }
 
@@ -65,8 +63,6 @@ or connection error; 130/143 interrupted (resumable).`,
 	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 20 batches, at least 50000)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	f.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics on this address during the run (e.g. 127.0.0.1:9464)")
-	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile to this file")
-	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -126,16 +122,6 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 		return fail(exitUsage, fmt.Errorf("--output %q: want json", o.output))
 	}
 	log := newLogger(stderr, jsonOut, o.verbose)
-	if o.cpuprof != "" {
-		f, err := os.Create(o.cpuprof)
-		if err != nil {
-			return fail(exitUsage, err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fail(exitUsage, err)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	until, err := parseUntil(o.until)
 	if err != nil {
 		return fail(exitUsage, err)
