@@ -199,12 +199,19 @@ func quoted(n *yaml.Node) bool {
 }
 
 // str decodes a string key of m into *dst, checking the spec's enum.
-func (m *mapping) str(key string, dst *string) bool {
+// scalar returns key's node and its scalar text; ok is false when key is
+// absent or not a scalar (reported).
+func (m *mapping) scalar(key string) (*yaml.Node, string, bool) {
 	n := m.get(key)
 	if n == nil {
-		return false
+		return nil, "", false
 	}
 	s, ok := m.d.scalar(n, key)
+	return n, s, ok
+}
+
+func (m *mapping) str(key string, dst *string) bool {
+	n, s, ok := m.scalar(key)
 	if !ok {
 		return false
 	}
@@ -221,11 +228,7 @@ func (m *mapping) str(key string, dst *string) bool {
 }
 
 func (m *mapping) int(key string, dst *int) bool {
-	n := m.get(key)
-	if n == nil {
-		return false
-	}
-	s, ok := m.d.scalar(n, key)
+	n, s, ok := m.scalar(key)
 	if !ok {
 		return false
 	}
@@ -247,11 +250,7 @@ func (m *mapping) int(key string, dst *int) bool {
 }
 
 func (m *mapping) bool(key string, dst *bool) bool {
-	n := m.get(key)
-	if n == nil {
-		return false
-	}
-	s, ok := m.d.scalar(n, key)
+	n, s, ok := m.scalar(key)
 	if !ok {
 		return false
 	}
@@ -268,11 +267,7 @@ func (m *mapping) bool(key string, dst *bool) bool {
 }
 
 func (m *mapping) duration(key string, dst *time.Duration) bool {
-	n := m.get(key)
-	if n == nil {
-		return false
-	}
-	s, ok := m.d.scalar(n, key)
+	n, s, ok := m.scalar(key)
 	if !ok {
 		return false
 	}
@@ -286,11 +281,7 @@ func (m *mapping) duration(key string, dst *time.Duration) bool {
 }
 
 func (m *mapping) number(key string, dst *float64) bool {
-	n := m.get(key)
-	if n == nil {
-		return false
-	}
-	s, ok := m.d.scalar(n, key)
+	n, s, ok := m.scalar(key)
 	if !ok {
 		return false
 	}
@@ -310,11 +301,7 @@ func (m *mapping) number(key string, dst *float64) bool {
 // numberOrText decodes a range bound: an unquoted value that reads as a
 // number is a number, anything else (quoted, or a date) is text.
 func (m *mapping) numberOrText(key string, num **float64, text *string) bool {
-	n := m.get(key)
-	if n == nil {
-		return false
-	}
-	s, ok := m.d.scalar(n, key)
+	n, s, ok := m.scalar(key)
 	if !ok {
 		return false
 	}

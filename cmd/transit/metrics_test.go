@@ -9,17 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/transitdb/transit/internal/testenv"
 )
 
 // TestMetricsEndpoint scrapes /metrics while a run is moving rows.
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 100_000)
+	bin, murl, purl, _ := ordersSetup(t, 100_000)
 	plan := ordersPlan(t, murl, purl, 200)
 	cmd := exec.Command(bin, "run", plan, "--metrics-addr", "127.0.0.1:0", "--workers", "1")
 	stderr, err := cmd.StderrPipe()

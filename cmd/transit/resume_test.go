@@ -39,19 +39,37 @@ func seedOrders(t *testing.T, db *sql.DB, n int) {
 }
 
 func ordersPlan(t *testing.T, murl, purl string, batch int) string {
-	return writePlan(t, fmt.Sprintf(`version: 1
-name: orders
-stores:
-  legacy: { kind: mysql, url: "%s" }
-  main:   { kind: postgres, url: "%s", schema: shop }
-entities:
-  orders:
+	return ordersPlanWith(t, murl, purl, "orders", fmt.Sprintf(`  orders:
     from: legacy.orders
     to: main.orders
     version: updated_at
     lag: 1s
     batch_size: %d
-`, murl, purl, batch))
+`, batch))
+}
+
+// ordersSetup makes what the orders tests share: the built binary, fresh
+// MariaDB and PostgreSQL databases, and table orders with n rows.
+func ordersSetup(t *testing.T, n int) (bin, murl, purl string, db *sql.DB) {
+	t.Helper()
+	bin = transitBinary(t)
+	murl, db = testenv.MySQL(t)
+	purl = testenv.Postgres(t)
+	seedOrders(t, db, n)
+	return bin, murl, purl, db
+}
+
+// ordersPlanWith writes a plan named name from MariaDB (legacy) to schema
+// shop of PostgreSQL (main), with the given entities: block (its lines,
+// indented two spaces).
+func ordersPlanWith(t *testing.T, murl, purl, name, entities string) string {
+	return writePlan(t, fmt.Sprintf(`version: 1
+name: %s
+stores:
+  legacy: { kind: mysql, url: "%s" }
+  main:   { kind: postgres, url: "%s", schema: shop }
+entities:
+%s`, name, murl, purl, entities))
 }
 
 // sameOrders compares the whole target table with the source.
@@ -98,10 +116,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Skip("kill test in -short mode")
 	}
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 300_000)
+	bin, murl, purl, db := ordersSetup(t, 300_000)
 	// Small batches: many commits, so kills land mid-backfill.
 	plan := ordersPlan(t, murl, purl, 200)
 
@@ -150,24 +165,15 @@ func TestKillWhileCutting(t *testing.T) {
 		t.Skip("kill test in -short mode")
 	}
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 100_000)
+	bin, murl, purl, db := ordersSetup(t, 100_000)
 	if _, err := db.Exec("ANALYZE TABLE orders"); err != nil {
 		t.Fatal(err)
 	}
-	plan := writePlan(t, fmt.Sprintf(`version: 1
-name: orders
-stores:
-  legacy: { kind: mysql, url: "%s" }
-  main:   { kind: postgres, url: "%s", schema: shop }
-entities:
-  orders:
+	plan := ordersPlanWith(t, murl, purl, "orders", `  orders:
     from: legacy.orders
     to: main.orders
     batch_size: 250
-`, murl, purl))
+`)
 	killRepeatedly(t, 8, 50, 200, []string{bin, "run", plan, "--workers", "3", "--chunk-rows", "2500", "--output", "json"},
 		func() { testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE") }, nil)
 	if out, err := exec.Command(bin, "run", plan, "--workers", "3").CombinedOutput(); err != nil {
@@ -270,10 +276,7 @@ func sameOrdersUpTo(t *testing.T, db *sql.DB, purl string) {
 // within 10 s with exit 143, leaving a checkpoint; the next run finishes.
 func TestTerminateAndResume(t *testing.T) {
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 200_000)
+	bin, murl, purl, db := ordersSetup(t, 200_000)
 	plan := ordersPlan(t, murl, purl, 1000)
 
 	cmd, out := startTransit(t, bin, "run", plan, "--workers", "2", "--chunk-rows", "20000")
@@ -307,20 +310,11 @@ func TestTerminateAndResume(t *testing.T) {
 // once: they finish the run together, each chunk written once.
 func TestTwoProcessesShareARun(t *testing.T) {
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 200_000)
+	bin, murl, purl, db := ordersSetup(t, 200_000)
 	// orders has a version column, so its chunks are cut up front; the
 	// same rows as orders_nv (no version) are cut progressively while the
 	// two processes copy.
-	plan := writePlan(t, fmt.Sprintf(`version: 1
-name: orders
-stores:
-  legacy: { kind: mysql, url: "%s" }
-  main:   { kind: postgres, url: "%s", schema: shop }
-entities:
-  orders:
+	plan := ordersPlanWith(t, murl, purl, "orders", `  orders:
     from: legacy.orders
     to: main.orders
     version: updated_at
@@ -329,7 +323,7 @@ entities:
     from: legacy.orders
     to: main.orders_nv
     batch_size: 2000
-`, murl, purl))
+`)
 	if _, err := db.Exec("ANALYZE TABLE orders"); err != nil {
 		t.Fatal(err)
 	}
@@ -387,10 +381,7 @@ entities:
 // upsert the rest, ending equal to the source.
 func TestAbandonAfterInterrupt(t *testing.T) {
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 100_000)
+	bin, murl, purl, db := ordersSetup(t, 100_000)
 	plan := ordersPlan(t, murl, purl, 500)
 	cmd, _ := startTransit(t, bin, "run", plan, "--workers", "2", "--chunk-rows", "10000")
 	waitForBatches(t, purl)
@@ -423,10 +414,7 @@ func TestAbandonAfterInterrupt(t *testing.T) {
 // would): the run retries from its checkpoints and finishes exactly.
 func TestSurvivesLostConnections(t *testing.T) {
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 200_000)
+	bin, murl, purl, db := ordersSetup(t, 200_000)
 	plan := ordersPlan(t, murl, purl, 250)
 	var mydb string
 	if err := db.QueryRow("SELECT DATABASE()").Scan(&mydb); err != nil {
@@ -483,19 +471,10 @@ func TestSurvivesLostConnections(t *testing.T) {
 // --entity finishes the rest.
 func TestEntitySubsetJoinsARun(t *testing.T) {
 	t.Parallel()
-	bin := transitBinary(t)
-	murl, db := testenv.MySQL(t)
-	purl := testenv.Postgres(t)
-	seedOrders(t, db, 100_000)
-	plan := writePlan(t, fmt.Sprintf(`version: 1
-name: subset
-stores:
-  legacy: { kind: mysql, url: "%s" }
-  main:   { kind: postgres, url: "%s", schema: shop }
-entities:
-  orders:    { from: legacy.orders, to: main.orders, batch_size: 500 }
+	bin, murl, purl, _ := ordersSetup(t, 100_000)
+	plan := ordersPlanWith(t, murl, purl, "subset", `  orders:    { from: legacy.orders, to: main.orders, batch_size: 500 }
   orders_nv: { from: legacy.orders, to: main.orders_nv, batch_size: 500 }
-`, murl, purl))
+`)
 	cmd, out := startTransit(t, bin, "run", plan, "--workers", "1", "--chunk-rows", "10000")
 	waitForBatches(t, purl)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
