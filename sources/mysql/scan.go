@@ -163,21 +163,8 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 	if q.Version != "" && tb.Column(q.Version) == nil {
 		return &sources.NotFoundError{Store: "mysql table " + s.dbName + "." + tb.Name, What: "column", Name: q.Version}
 	}
-	if sel.After, err = toArgs(q.After); err != nil {
-		return wrap(fmt.Errorf("after: %w", err))
-	}
-	if sel.Upto, err = toArgs(q.Upto); err != nil {
-		return wrap(fmt.Errorf("upto: %w", err))
-	}
-	if q.VersionFrom != nil {
-		if sel.VersionFrom, err = toArg(q.VersionFrom); err != nil {
-			return wrap(fmt.Errorf("version from: %w", err))
-		}
-	}
-	if q.VersionUntil != nil {
-		if sel.VersionUntil, err = toArg(q.VersionUntil); err != nil {
-			return wrap(fmt.Errorf("version until: %w", err))
-		}
+	if err := sel.Bind(q.After, q.Upto, q.VersionFrom, q.VersionUntil, toArgs, toArg); err != nil {
+		return wrap(err)
 	}
 	size := q.BatchSize
 	if size <= 0 {

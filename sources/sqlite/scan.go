@@ -165,25 +165,14 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 	if q.Version != "" && ti.t.Column(q.Version) == nil {
 		return s.notFound("column", q.Version)
 	}
-	if sel.After, err = s.keyArgs(ti, order, q.After); err != nil {
-		return wrap(fmt.Errorf("after: %w", err))
-	}
-	if sel.Upto, err = s.keyArgs(ti, order, q.Upto); err != nil {
-		return wrap(fmt.Errorf("upto: %w", err))
-	}
 	var vt record.Type
 	if c := ti.t.Column(q.Version); c != nil {
 		vt = c.Type
 	}
-	if q.VersionFrom != nil {
-		if sel.VersionFrom, err = toArg(q.VersionFrom, vt); err != nil {
-			return wrap(fmt.Errorf("version from: %w", err))
-		}
-	}
-	if q.VersionUntil != nil {
-		if sel.VersionUntil, err = toArg(q.VersionUntil, vt); err != nil {
-			return wrap(fmt.Errorf("version until: %w", err))
-		}
+	keyArgs := func(k []any) ([]any, error) { return s.keyArgs(ti, order, k) }
+	verArg := func(v any) (any, error) { return toArg(v, vt) }
+	if err := sel.Bind(q.After, q.Upto, q.VersionFrom, q.VersionUntil, keyArgs, verArg); err != nil {
+		return wrap(err)
 	}
 	size := q.BatchSize
 	if size <= 0 {

@@ -83,6 +83,31 @@ type Select struct {
 	Wrap func(column, quoted string) string
 }
 
+// Bind sets s's bounds from a scan's: the key bounds after and upto
+// (record.Key values, nil for none) through key, and the version bounds from
+// and until (nil for none) through arg, which turn them into driver
+// arguments. An error names the bound.
+func (s *Select) Bind(after, upto []any, from, until any, key func([]any) ([]any, error), arg func(any) (any, error)) error {
+	var err error
+	if s.After, err = key(after); err != nil {
+		return fmt.Errorf("after: %w", err)
+	}
+	if s.Upto, err = key(upto); err != nil {
+		return fmt.Errorf("upto: %w", err)
+	}
+	if from != nil {
+		if s.VersionFrom, err = arg(from); err != nil {
+			return fmt.Errorf("version from: %w", err)
+		}
+	}
+	if until != nil {
+		if s.VersionUntil, err = arg(until); err != nil {
+			return fmt.Errorf("version until: %w", err)
+		}
+	}
+	return nil
+}
+
 // builder accumulates SQL text and arguments.
 type builder struct {
 	d    Dialect
