@@ -1,9 +1,10 @@
 package filetable
 
 import (
-	"bytes"
+	"cmp"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -18,62 +19,19 @@ import (
 func Compare(t record.Type, a, b any) int {
 	ra, rb := rank(a), rank(b)
 	if ra != rb || ra < 2 {
-		return cmpInt(ra, rb)
+		return cmp.Compare(ra, rb)
 	}
-	switch x := a.(type) {
-	case int64:
-		if y, ok := b.(int64); ok {
-			return cmpInt64(x, y)
-		}
-	case uint64:
-		if y, ok := b.(uint64); ok {
-			switch {
-			case x < y:
-				return -1
-			case x > y:
-				return 1
-			}
-			return 0
-		}
-	case float64:
-		if y, ok := b.(float64); ok {
-			switch {
-			case x < y:
-				return -1
-			case x > y:
-				return 1
-			}
-			return 0
-		}
-	case string:
+	if x, ok := a.(string); ok && t == record.Decimal {
 		if y, ok := b.(string); ok {
-			if t == record.Decimal {
-				return CompareDecimal(x, y)
-			}
-			return strings.Compare(x, y)
-		}
-	case bool:
-		if y, ok := b.(bool); ok {
-			switch {
-			case x == y:
-				return 0
-			case !x:
-				return -1
-			}
-			return 1
-		}
-	case time.Time:
-		if y, ok := b.(time.Time); ok {
-			return x.Compare(y)
-		}
-	case []byte:
-		if y, ok := b.([]byte); ok {
-			return bytes.Compare(x, y)
+			return CompareDecimal(x, y)
 		}
 	}
-	// Mismatched Go types cannot happen for coerced values; order by type
-	// name to stay total.
-	return strings.Compare(fmt.Sprintf("%T", a), fmt.Sprintf("%T", b))
+	if reflect.TypeOf(a) != reflect.TypeOf(b) {
+		// Mismatched Go types cannot happen for coerced values; order by
+		// type name to stay total.
+		return strings.Compare(fmt.Sprintf("%T", a), fmt.Sprintf("%T", b))
+	}
+	return record.Compare(a, b)
 }
 
 func rank(v any) int {
@@ -84,26 +42,6 @@ func rank(v any) int {
 		return 1
 	}
 	return 2
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // CompareTuple compares two key tuples column by column.
@@ -143,7 +81,7 @@ func CompareDecimal(a, b string) int {
 		}
 		return 1
 	}
-	c := cmpInt(len(ia), len(ib))
+	c := cmp.Compare(len(ia), len(ib))
 	if c == 0 {
 		c = strings.Compare(ia, ib)
 	}
