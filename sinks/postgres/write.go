@@ -384,24 +384,18 @@ func (s *Sink) Write(ctx context.Context, t *record.Table, b *record.Batch, opts
 		return w.result(), nil
 	}
 	// The common case in one transaction without savepoints.
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	whole := func(tx pgx.Tx) error {
 		if err := w.ensureStage(ctx, tx); err != nil {
 			return err
 		}
 		n, err := w.unit(ctx, tx, w.cv.ok)
 		w.written = n
 		return err
-	})
+	}
+	err = pgx.BeginFunc(ctx, s.pool, whole)
 	if err != nil && w.fresh && w.p.keyed && isUniqueViolation(err) && ctx.Err() == nil {
-		w.fresh = false
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if err := w.ensureStage(ctx, tx); err != nil {
-				return err
-			}
-			n, err := w.unit(ctx, tx, w.cv.ok)
-			w.written = n
-			return err
-		})
+		w.fresh = false // the rows are there already: upsert them
+		err = pgx.BeginFunc(ctx, s.pool, whole)
 	}
 	if err != nil && IsDataError(err) && ctx.Err() == nil {
 		// Find the rows at fault, one savepoint per attempt.
