@@ -19,12 +19,12 @@ func leasePriorities(order []*entityState, plans []ledger.EntityPlan) {
 	n := len(order)
 	byTarget := make(map[string]int, n)
 	for i, es := range order {
-		byTarget[es.Spec.ToStore+"."+es.Target.Name] = i
+		byTarget[targetKey(es.Spec.ToStore, es.Target.Name)] = i
 	}
 	parents := make([][]int, n)
 	for i, es := range order {
 		for _, fk := range es.Target.ForeignKeys {
-			if j, ok := byTarget[es.Spec.ToStore+"."+fk.RefTable]; ok && j != i {
+			if j, ok := byTarget[targetKey(es.Spec.ToStore, fk.RefTable)]; ok && j != i {
 				parents[i] = append(parents[i], j)
 			}
 		}
@@ -67,41 +67,65 @@ func leasePriorities(order []*entityState, plans []ledger.EntityPlan) {
 // final step adds whatever is left (it skips the foreign keys already
 // there), so a failure here is only logged.
 func (r *runner) earlyForeignKeys(es *entityState) {
-	r.keyedMu.Lock()
-	r.keyed[es.Name] = true
 	type pending struct {
 		child *entityState
 		fks   []record.ForeignKey
 	}
 	var todo []pending
-	target := func(e *entityState) string { return e.Spec.ToStore + "." + e.Target.Name }
-	for _, child := range r.order {
-		if !r.keyed[child.Name] || !child.Spec.ForeignKeys {
+	r.keyedMu.Lock()
+	r.keyed[es.Name] = true
+	// es's own keys to the tables already keyed...
+	if es.Spec.ForeignKeys {
+		var fks []record.ForeignKey
+		for _, fk := range es.Target.ForeignKeys {
+			if p := r.byTarget[targetKey(es.Spec.ToStore, fk.RefTable)]; p != nil && r.keyed[p.Name] {
+				fks = append(fks, fk)
+			}
+		}
+		if len(fks) > 0 {
+			todo = append(todo, pending{es, fks})
+		}
+	}
+	// ...and the keys of the tables already keyed to es.
+	for _, child := range r.referrers[es.Name] {
+		if child == es || !r.keyed[child.Name] || !child.Spec.ForeignKeys {
 			continue
 		}
 		var fks []record.ForeignKey
 		for _, fk := range child.Target.ForeignKeys {
-			for _, parent := range r.order {
-				if target(parent) != child.Spec.ToStore+"."+fk.RefTable || !r.keyed[parent.Name] {
-					continue
-				}
-				// Only the pairs es completes: the others were tried when
-				// the later of their two tables was keyed.
-				if child == es || parent == es {
-					fks = append(fks, fk)
-				}
-				break
+			if r.byTarget[targetKey(child.Spec.ToStore, fk.RefTable)] == es {
+				fks = append(fks, fk)
 			}
 		}
-		if len(fks) > 0 {
-			todo = append(todo, pending{child, fks})
-		}
+		todo = append(todo, pending{child, fks})
 	}
 	r.keyedMu.Unlock()
 	for _, p := range todo {
 		t := &record.Table{Name: p.child.Target.Name, ForeignKeys: p.fks}
 		if err := p.child.Sink.Finish(r.work, t, true); err != nil {
 			r.log.Warn("early foreign key failed; will retry at the end", "entity", p.child.Name, "err", err)
+		}
+	}
+}
+
+// targetKey names a target table across stores.
+func targetKey(store, table string) string { return store + "." + table }
+
+// indexTargets fills r.byTarget (entity by target table) and r.referrers
+// (the entities with a foreign key to an entity, by its name), once.
+func (r *runner) indexTargets() {
+	r.byTarget = make(map[string]*entityState, len(r.order))
+	for _, es := range r.order {
+		r.byTarget[targetKey(es.Spec.ToStore, es.Target.Name)] = es
+	}
+	r.referrers = map[string][]*entityState{}
+	for _, es := range r.order {
+		seen := map[*entityState]bool{}
+		for _, fk := range es.Target.ForeignKeys {
+			if p := r.byTarget[targetKey(es.Spec.ToStore, fk.RefTable)]; p != nil && !seen[p] {
+				seen[p] = true
+				r.referrers[p.Name] = append(r.referrers[p.Name], es)
+			}
 		}
 	}
 }

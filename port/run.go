@@ -106,8 +106,10 @@ type runner struct {
 	stop       context.Context
 	// keyed: the entities whose primary key this process has built after
 	// their last chunk (see earlyForeignKeys).
-	keyedMu sync.Mutex
-	keyed   map[string]bool
+	keyedMu   sync.Mutex
+	keyed     map[string]bool
+	byTarget  map[string]*entityState   // by targetKey (see indexTargets)
+	referrers map[string][]*entityState // by the referenced entity's name
 }
 
 // Run moves ents according to the plan: it joins the plan's active run or
@@ -158,6 +160,7 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 	if len(r.order) == 0 {
 		return nil, errors.New("the plan routes no entity to a target")
 	}
+	r.indexTargets()
 	var cancel context.CancelCauseFunc
 	r.work, cancel = context.WithCancelCause(context.WithoutCancel(stop))
 	r.cancelWork = cancel
