@@ -42,7 +42,7 @@ lint: ## gofmt, go vet, staticcheck
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 	"$$(command -v staticcheck || echo $$($(GO) env GOPATH)/bin/staticcheck)" ./...
 
-services: ## make sure PostgreSQL, MariaDB and Redis answer locally (starts them when installed)
+services: ## make sure PostgreSQL and MariaDB answer (starts them), start Redis if installed, install Chromium
 	@scripts/services.sh
 
 clean: ## remove build output

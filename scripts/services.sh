@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the local servers the tests and demos use answer: PostgreSQL
-# (5432), MariaDB (3306), Redis (6379). Starts one that is installed but
-# stopped; says what to install when it is not there. Honours DATABASE_URL
-# (then PostgreSQL is assumed to be managed elsewhere).
+# (5432), MariaDB (3306); starts Redis (6379) when installed (no test needs it
+# yet). Starts one that is installed but stopped; says what to install when it
+# is not there. Installs the test tools (Chromium) as root or under CI, so
+# `go test` never installs anything. Honours DATABASE_URL (then PostgreSQL is
+# assumed to be managed elsewhere).
+#
+# To add a service or tool: write one function below (see "Extension point")
+# and call it from the list at the end.
 set -u
 open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() { for _ in $(seq 1 50); do open "$1" && return 0; sleep 0.2; done; return 1; }
@@ -18,9 +23,56 @@ need() { # name port start-command package
   echo "services: $name is not answering on 127.0.0.1:$port. Install it with 'apt-get install $pkg' and start it with: $start" >&2
   status=1
 }
-if [ -z "${DATABASE_URL:-}" ]; then
+# may_install: true when this script may install packages (root or CI).
+may_install() { [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; }
+apt_updated=
+apt_install() { # package... ; apt-get update once per run, non-interactive
+  local sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  if [ -z "$apt_updated" ]; then
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null || return 1
+    apt_updated=1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+}
+
+# ---- Extension point: one function per service or tool. ----
+
+postgres_service() {
+  [ -n "${DATABASE_URL:-}" ] && return 0
   need PostgreSQL 5432 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | sort -V | tail -1) main start' postgresql
-fi
-need MariaDB 3306 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd' mariadb-server
-need Redis 6379 'mkdir -p /var/lib/redis /var/log/redis; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log' redis-server
+}
+
+mariadb_service() {
+  need MariaDB 3306 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd' mariadb-server
+}
+
+# Redis: no test needs it yet, so start it when installed and never fail.
+# When a test needs it, replace the body with:
+#   need Redis 6379 "$redis_start" redis-server
+redis_start='mkdir -p /var/lib/redis /var/log/redis; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log'
+redis_service() {
+  open 6379 && return 0
+  command -v redis-server >/dev/null || return 0
+  may_install && { bash -c "$redis_start" >/dev/null 2>&1 || true; }
+  return 0
+}
+
+# Chromium renders the HTML audit report in audit's TestHTML (which fails
+# under CI when it is missing).
+chromium_tool() {
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null && return 0
+  if may_install; then
+    echo "services: installing chromium" >&2
+    apt_install chromium && return 0
+  fi
+  echo "services: chromium is missing. Install it with 'apt-get install chromium'" >&2
+  status=1
+}
+
+# ---- The list: add a line for a new function. ----
+postgres_service
+mariadb_service
+redis_service
+chromium_tool
 exit $status
