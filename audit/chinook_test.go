@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/transitdb/transit/internal/testenv"
+
 	"bytes"
 	"context"
 	"database/sql"
@@ -26,7 +28,7 @@ func chinookScript(t *testing.T) string {
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Skipf("Chinook script not available: %v", err)
+		testenv.Unavailable(t, "Chinook script", err)
 	}
 	s := string(b)
 	i := strings.Index(s, "USE `Chinook`;")

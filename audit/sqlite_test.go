@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/transitdb/transit/internal/testenv"
+
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -18,7 +20,7 @@ func chinookSQLite(t *testing.T) string {
 	t.Helper()
 	in, err := os.Open("../examples/chinook/Chinook_Sqlite.sqlite.gz")
 	if err != nil {
-		t.Skipf("Chinook SQLite file not available: %v", err)
+		testenv.Unavailable(t, "Chinook SQLite file", err)
 	}
 	defer in.Close()
 	zr, err := gzip.NewReader(in)

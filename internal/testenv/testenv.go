@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,12 +33,44 @@ func Unique(prefix string) string {
 	return prefix + "_" + hex.EncodeToString(b)
 }
 
-func unavailable(t testing.TB, what string, err error) {
+// Unavailable is the one rule for a missing test dependency (a server that
+// does not answer, a tool or sample file that is not there): the test is
+// skipped, unless CI is set, then it fails, so a broken CI machine cannot
+// pass by skipping. err must not hold a password (redact it first).
+func Unavailable(t testing.TB, what string, err error) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s is not available (CI is set, so this fails): %v", what, err)
 	}
-	t.Skipf("%s is not available: %v (make services starts it)", what, err)
+	t.Skipf("%s is not available: %v (make services starts or installs it)", what, err)
+}
+
+func unavailable(t testing.TB, what string, err error) {
+	t.Helper()
+	Unavailable(t, what, err)
+}
+
+// SQLiteFile returns the path of a new, not yet created SQLite database
+// file in the test's temporary directory (removed when the test ends).
+func SQLiteFile(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), Unique("transit_t")+".sqlite")
+}
+
+// PingPostgres fails or skips the test (see Unavailable) when the
+// PostgreSQL server at rawURL does not answer.
+func PingPostgres(t testing.TB, rawURL string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, rawURL)
+	if err == nil {
+		err = conn.Ping(ctx)
+		conn.Close(ctx)
+	}
+	if err != nil {
+		Unavailable(t, "PostgreSQL", err)
+	}
 }
 
 // PostgresAdminURL is the server URL tests create databases through.

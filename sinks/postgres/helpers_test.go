@@ -4,38 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/transitdb/transit/internal/testenv"
 )
 
-// testURL is the server tests use: $DATABASE_URL, or the local one. When it
-// cannot be reached the test is skipped, unless $CI is set.
+// testURL is the server tests use (testenv: $DATABASE_URL or the local
+// one). When it cannot be reached the test is skipped, unless $CI is set.
 func testURL(tb testing.TB) string {
 	tb.Helper()
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err == nil {
-		err = conn.Ping(ctx)
-		conn.Close(ctx)
-	}
-	if err != nil {
-		msg := "PostgreSQL at " + RedactURL(url) + " is not reachable (" + err.Error() +
-			"); start it (see /work/shared/SERVICES.md) or set DATABASE_URL"
-		if os.Getenv("CI") == "" {
-			tb.Skip(msg)
-		}
-		tb.Fatal(msg)
-	}
+	url := testenv.PostgresAdminURL()
+	testenv.PingPostgres(tb, url)
 	return url
 }
 

@@ -6,25 +6,20 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/transitdb/transit/internal/testenv"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
 	"github.com/transitdb/transit/sources/sourcetest"
 )
 
-// serverURL is the server the tests use: TRANSIT_TEST_MYSQL_URL, or root
-// without password on 127.0.0.1:3306.
-func serverURL() string {
-	if u := os.Getenv("TRANSIT_TEST_MYSQL_URL"); u != "" {
-		return u
-	}
-	return "root@tcp(127.0.0.1:3306)/"
-}
+// serverURL is the server the tests use (testenv: TRANSIT_TEST_MYSQL_URL,
+// or root without password on 127.0.0.1:3306).
+func serverURL() string { return testenv.MySQLAdminURL() }
 
 // testDB creates a fresh database (dropped in t.Cleanup) and returns a
 // pool on it and the DSN of a Source on it. It skips when the server is
@@ -41,10 +36,7 @@ func testDB(tb testing.TB) (*sql.DB, string) {
 	tb.Cleanup(func() { admin.Close() })
 	ctx := context.Background()
 	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("CI") == "" {
-			tb.Skipf("MySQL/MariaDB not reachable at %s (set TRANSIT_TEST_MYSQL_URL; CI unset, so skipping): %v", Redact(serverURL()), err)
-		}
-		tb.Fatalf("MySQL/MariaDB not reachable at %s: %v", Redact(serverURL()), err)
+		testenv.Unavailable(tb, "MySQL/MariaDB at "+Redact(serverURL()), err)
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])

@@ -5,24 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transitdb/transit/internal/testenv"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
 	"github.com/transitdb/transit/sources/sourcetest"
 )
 
-func testURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func testURL() string { return testenv.PostgresAdminURL() }
 
 // testSchema creates a fresh schema, dropped in t.Cleanup, and returns a
 // pool and its name. It skips when the server is down (fails with CI=true).
@@ -35,11 +30,7 @@ func testSchema(t testing.TB) (*pgxpool.Pool, string) {
 		err = pool.Ping(ctx)
 	}
 	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL at %s unreachable: %v", Redact(testURL()), redact(err, testURL()))
-		if os.Getenv("CI") == "" {
-			t.Skip(msg + " (set CI=true to fail instead)")
-		}
-		t.Fatal(msg)
+		testenv.Unavailable(t, "PostgreSQL at "+Redact(testURL()), redact(err, testURL()))
 	}
 	b := make([]byte, 6)
 	rand.Read(b)

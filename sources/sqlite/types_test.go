@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"github.com/transitdb/transit/internal/testenv"
+
 	"compress/gzip"
 	"context"
 	"io"
@@ -205,7 +207,7 @@ func chinookPath() string {
 func TestChinook(t *testing.T) {
 	gz, err := os.Open(chinookPath())
 	if err != nil {
-		t.Skipf("Chinook sample not available: %v", err)
+		testenv.Unavailable(t, "Chinook sample", err)
 	}
 	defer gz.Close()
 	zr, err := gzip.NewReader(gz)
