@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"github.com/transitdb/transit/internal/testenv"
 	"image/png"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/transitdb/transit/internal/testenv"
 )
 
 // chromium finds headless Chromium; "" when it is not installed. Tests

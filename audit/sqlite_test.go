@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"github.com/transitdb/transit/internal/testenv"
-
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -11,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/transitdb/transit/internal/testenv"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/sources/sqlite"
 )

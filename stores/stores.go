@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/sinks"
 	pgsink "github.com/transitdb/transit/sinks/postgres"
@@ -54,7 +55,7 @@ func redactErr(err error) string {
 	if err == nil {
 		return ""
 	}
-	return plan.RedactURL(err.Error())
+	return redact.Text(err.Error())
 }
 
 // Set opens the stores of one plan on demand and closes them together.

@@ -14,14 +14,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/sinks"
 )
 
@@ -100,58 +99,13 @@ func (s *Sink) Close() error {
 	return nil
 }
 
-var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-
-// RedactURL returns u with any password replaced by "xxxxx", for URLs
-// (postgres://user:pw@host/db) and key=value DSNs (password=pw) alike.
-func RedactURL(u string) string {
-	if strings.Contains(u, "://") {
-		if p, err := url.Parse(u); err == nil {
-			if _, has := p.User.Password(); has {
-				p.User = url.UserPassword(p.User.Username(), "xxxxx")
-			}
-			q := p.Query()
-			if q.Has("password") {
-				q.Set("password", "xxxxx")
-				p.RawQuery = q.Encode()
-			}
-			return p.String()
-		}
-		// Unparseable URL: cut out everything between "://" and "@".
-		i := strings.Index(u, "://") + 3
-		if j := strings.LastIndex(u, "@"); j > i {
-			return u[:i] + "xxxxx" + u[j:]
-		}
-		return u
-	}
-	return dsnPassword.ReplaceAllString(u, "${1}xxxxx")
-}
+// RedactURL returns u with any password replaced by "xxxxx" (see
+// internal/redact.URL).
+func RedactURL(u string) string { return redact.URL(u) }
 
 // redactErr renders err with the password of url removed, in case a
 // library echoes it.
-func redactErr(err error, u string) string {
-	msg := err.Error()
-	if pw := passwordOf(u); pw != "" {
-		msg = strings.ReplaceAll(msg, pw, "xxxxx")
-	}
-	return msg
-}
-
-func passwordOf(u string) string {
-	if strings.Contains(u, "://") {
-		if p, err := url.Parse(u); err == nil {
-			if pw, ok := p.User.Password(); ok {
-				return pw
-			}
-			return p.Query().Get("password")
-		}
-		return ""
-	}
-	if m := dsnPassword.FindStringSubmatch(u); m != nil {
-		return strings.Trim(m[2], "'")
-	}
-	return ""
-}
+func redactErr(err error, u string) string { return redact.Error(err, u).Error() }
 
 // IsTransient reports whether err is worth retrying as a whole: a lost or
 // refused connection, a serialization failure or deadlock, too many

@@ -72,6 +72,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
 )
@@ -98,14 +99,13 @@ func Open(ctx context.Context, url string) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret := cfg.Passwd
 	where := Redact(url)
 	if cfg.DBName == "" {
 		return nil, fmt.Errorf("open mysql %s: no database name", where)
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, redactErr(fmt.Errorf("open mysql %s: %w", where, err), secret)
+		return nil, redact.Error(fmt.Errorf("open mysql %s: %w", where, err), url)
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxIdleConns(8)
@@ -113,7 +113,7 @@ func Open(ctx context.Context, url string) (*Source, error) {
 	s := &Source{db: db, dbName: cfg.DBName, tables: map[string]*record.Table{}}
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&s.version); err != nil {
 		db.Close()
-		return nil, redactErr(fmt.Errorf("open mysql %s: %w", where, err), secret)
+		return nil, redact.Error(fmt.Errorf("open mysql %s: %w", where, err), url)
 	}
 	s.mariadb = strings.Contains(strings.ToLower(s.version), "mariadb")
 	return s, nil
@@ -133,7 +133,7 @@ func ParseURL(raw string) (*mysql.Config, error) {
 			if errors.As(err, &ue) {
 				err = ue.Err
 			}
-			return nil, redactErr(fmt.Errorf("parse mysql url %s: %w", Redact(raw), err), passwordOf(raw))
+			return nil, redact.Error(fmt.Errorf("parse mysql url %s: %w", Redact(raw), err), raw)
 		}
 		host := u.Host
 		if host == "" {
@@ -159,7 +159,7 @@ func ParseURL(raw string) (*mysql.Config, error) {
 		var err error
 		cfg, err = mysql.ParseDSN(raw)
 		if err != nil {
-			return nil, redactErr(fmt.Errorf("parse mysql dsn %s: %w", Redact(raw), err), passwordOf(raw))
+			return nil, redact.Error(fmt.Errorf("parse mysql dsn %s: %w", Redact(raw), err), raw)
 		}
 	}
 	cfg.ParseTime = false
@@ -177,55 +177,7 @@ func ParseURL(raw string) (*mysql.Config, error) {
 }
 
 // Redact returns url (either form) with its password replaced by "xxxxx".
-func Redact(raw string) string {
-	if strings.HasPrefix(raw, "mysql://") || strings.HasPrefix(raw, "mariadb://") {
-		if u, err := url.Parse(raw); err == nil {
-			return u.Redacted()
-		}
-	}
-	p := passwordOf(raw)
-	if p == "" {
-		return raw
-	}
-	return strings.Replace(raw, ":"+p+"@", ":xxxxx@", 1)
-}
-
-// passwordOf finds the password in either URL form, without parsing the
-// rest (so it works on malformed input too).
-func passwordOf(raw string) string {
-	s := raw
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
-	}
-	at := strings.LastIndex(s, "@")
-	if at < 0 {
-		return ""
-	}
-	cred := s[:at]
-	if i := strings.IndexByte(cred, ':'); i >= 0 {
-		return cred[i+1:]
-	}
-	return ""
-}
-
-// redactErr hides secret in err's message, keeping the chain.
-func redactErr(err error, secret string) error {
-	if err == nil || secret == "" {
-		return err
-	}
-	return &redactedError{err: err, secret: secret}
-}
-
-type redactedError struct {
-	err    error
-	secret string
-}
-
-func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.secret, "xxxxx")
-}
-
-func (e *redactedError) Unwrap() error { return e.err }
+func Redact(raw string) string { return redact.URL(raw) }
 
 // Close closes the connection pool.
 func (s *Source) Close() error { return s.db.Close() }

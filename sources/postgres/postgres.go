@@ -23,12 +23,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	redactpkg "github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/sources"
 )
 
@@ -81,65 +80,13 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// Redact returns a connection URL with its password replaced by "xxxxx".
-// A key=value DSN is reduced to "(dsn)" when it holds a password.
-func Redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	if strings.Contains(dsn, "password") {
-		return "(dsn)"
-	}
-	return dsn
-}
+// Redact returns a connection URL or key=value DSN with its password
+// replaced by "xxxxx" (see internal/redact.URL).
+func Redact(dsn string) string { return redactpkg.URL(dsn) }
 
-// redactedError hides the password of dsn from an error's text; Unwrap
-// still gives the cause for errors.As.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redact(err error, dsn string) error {
-	msg := err.Error()
-	for _, p := range passwords(dsn) {
-		if p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-			msg = strings.ReplaceAll(msg, url.QueryEscape(p), "xxxxx")
-			msg = strings.ReplaceAll(msg, url.PathEscape(p), "xxxxx")
-		}
-	}
-	return &redactedError{msg: msg, err: err}
-}
-
-func passwords(dsn string) []string {
-	var out []string
-	if u, err := url.Parse(dsn); err == nil {
-		if p, ok := u.User.Password(); ok {
-			out = append(out, p)
-		}
-		if p := u.Query().Get("password"); p != "" {
-			out = append(out, p)
-		}
-	}
-	for _, f := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(f, "password="); ok {
-			out = append(out, strings.Trim(v, "'"))
-		}
-	}
-	return out
-}
+// redact hides the password of dsn from an error's text; Unwrap still gives
+// the cause for errors.As.
+func redact(err error, dsn string) error { return redactpkg.Error(err, dsn) }
 
 func (s *Source) ident(table string) string {
 	return pgx.Identifier{s.schema, table}.Sanitize()

@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"github.com/transitdb/transit/internal/testenv"
-
 	"compress/gzip"
 	"context"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/transitdb/transit/internal/testenv"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
 )
