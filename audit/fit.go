@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -43,12 +44,14 @@ type targetSpec struct {
 	notNull   bool
 }
 
-var typeRE = regexp.MustCompile(`^([a-z][a-z0-9 ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*(with(?:out)? time zone)?$`)
+var typeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([a-z][a-z0-9 ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*(with(?:out)? time zone)?$`)
+})
 
 // parseTargetType reads a PostgreSQL type text such as "numeric(12,2)".
 func parseTargetType(s string) targetSpec {
 	t := targetSpec{text: s}
-	m := typeRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
+	m := typeRE().FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m == nil {
 		return t
 	}

@@ -5,29 +5,33 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 )
 
 // WriteHTML writes rep as one self-contained HTML page: inline CSS and
 // inline SVG charts, no scripts, no external assets, no network.
 func WriteHTML(w io.Writer, rep *Report) error {
-	return htmlTmpl.Execute(w, rep)
+	return htmlTmpl().Execute(w, rep)
 }
 
-var htmlTmpl = template.Must(template.New("audit").Funcs(template.FuncMap{
-	"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
-	"opt":      opt,
-	"nullBars": nullBars,
-	"histSVG":  histSVG,
-	"ids": func(ids []string, n int64) string {
-		s := strings.Join(ids, ", ")
-		if int64(len(ids)) < n {
-			s += ", …"
-		}
-		return s
-	},
-	"clip":   func(s string) string { return clip(s, 40) },
-	"failed": func(e EntityReport) bool { return e.Failed() },
-}).Parse(htmlPage))
+// htmlTmpl is parsed on first use, not at program start.
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("audit").Funcs(template.FuncMap{
+		"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+		"opt":      opt,
+		"nullBars": nullBars,
+		"histSVG":  histSVG,
+		"ids": func(ids []string, n int64) string {
+			s := strings.Join(ids, ", ")
+			if int64(len(ids)) < n {
+				s += ", …"
+			}
+			return s
+		},
+		"clip":   func(s string) string { return clip(s, 40) },
+		"failed": func(e EntityReport) bool { return e.Failed() },
+	}).Parse(htmlPage))
+})
 
 const htmlPage = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

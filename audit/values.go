@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transitdb/transit/record"
@@ -200,8 +201,8 @@ func hash64(s string) uint64 {
 }
 
 var (
-	reasonLine   = regexp.MustCompile(`^line \d+: | at line \d+|(^row) at line \d+`)
-	reasonQuoted = regexp.MustCompile(`^"(?:[^"\\]|\\.)*" is `)
+	reasonLine   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line \d+: | at line \d+|(^row) at line \d+`) })
+	reasonQuoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^"(?:[^"\\]|\\.)*" is `) })
 )
 
 // invalidClass is the kind of a record.Invalid: its Reason without what
@@ -214,6 +215,6 @@ func invalidClass(reason string) string {
 	if !strings.Contains(reason, "line ") {
 		return reason
 	}
-	s := reasonLine.ReplaceAllString(reason, "$1")
-	return reasonQuoted.ReplaceAllString(s, "")
+	s := reasonLine().ReplaceAllString(reason, "$1")
+	return reasonQuoted().ReplaceAllString(s, "")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/transitdb/transit/record"
 )
@@ -164,7 +165,7 @@ func (s *Source) describeForeignKeys(ctx context.Context, tb *record.Table) erro
 	return rows.Err()
 }
 
-var jsonCheck = regexp.MustCompile("(?i)^\\s*json_valid\\(`((?:[^`]|``)+)`\\)\\s*$")
+var jsonCheck = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("(?i)^\\s*json_valid\\(`((?:[^`]|``)+)`\\)\\s*$") })
 
 // describeJSONChecks finds MariaDB JSON columns: longtext with a
 // json_valid(col) check constraint.
@@ -180,7 +181,7 @@ func (s *Source) describeJSONChecks(ctx context.Context, tb *record.Table) error
 		if err := rows.Scan(&clause); err != nil {
 			return err
 		}
-		m := jsonCheck.FindStringSubmatch(clause)
+		m := jsonCheck().FindStringSubmatch(clause)
 		if m == nil {
 			continue
 		}
