@@ -71,306 +71,367 @@ func checkText(s string, maxChars int) string {
 	return ""
 }
 
-// newConverter compiles the conversion of values of src into tgt.
+// newConverter compiles the conversion of values of src into tgt: one
+// function per family of target types.
 func newConverter(src record.Column, tgt targetCol) colConv {
 	cc := colConv{name: src.Name, notNull: tgt.notNull, same: true}
+	typ := tgt.typname
+	switch {
+	case isTextType(typ):
+		textConv(&cc, src, tgt)
+	case typ == "int2" || typ == "int4" || typ == "int8":
+		intConv(&cc, src, tgt)
+	case typ == "numeric":
+		numericConv(&cc, src, tgt)
+	case typ == "float4" || typ == "float8":
+		floatConv(&cc, src, tgt)
+	case typ == "bool":
+		boolConv(&cc, src, tgt)
+	case typ == "bytea":
+		byteaConv(&cc, src, tgt)
+	case typ == "date" || typ == "timestamp" || typ == "timestamptz":
+		timeConv(&cc, src, tgt)
+	case typ == "time":
+		timeOfDayConv(&cc, src, tgt)
+	case typ == "json" || typ == "jsonb":
+		jsonConv(&cc, src, tgt)
+	case typ == "uuid":
+		uuidConv(&cc, src, tgt)
+	case typ == "bit" || typ == "varbit":
+		bitConv(&cc, src, tgt)
+	default:
+		otherConv(&cc, src, tgt)
+	}
+	return cc
+}
+
+// enumMembers is the set of src.Values, for checkMembers.
+func enumMembers(src record.Column) map[string]bool {
 	members := map[string]bool{}
 	for _, v := range src.Values {
 		members[v] = true
 	}
-	checkMembers := func(s string) string {
-		switch {
-		case src.Type == record.Enum && len(members) > 0:
-			if !members[s] {
-				return fmt.Sprintf("%q is not a member of the enum", s)
-			}
-		case src.Type == record.Set && len(members) > 0 && s != "":
-			for _, m := range strings.Split(s, ",") {
-				if !members[m] {
-					return fmt.Sprintf("%q is not a member of the set", m)
-				}
-			}
-		}
-		return ""
-	}
-	maxChars := tgt.maxChars()
-	typ := tgt.typname
+	return members
+}
 
+// checkMembers says why s, a value of an enum or set column of type t, is
+// not made of members ("" when it is, or when members is empty).
+func checkMembers(t record.Type, members map[string]bool, s string) string {
 	switch {
-	case isTextType(typ):
-		switch src.Type {
-		case record.Text, record.Enum, record.Set, record.JSON, record.UUID, record.Decimal, record.Time:
-			cc.conv = func(v any) (any, string) {
-				s, ok := v.(string)
-				if !ok {
-					return nil, typeErr(src, v)
-				}
-				if r := checkText(s, maxChars); r != "" {
-					return nil, r
-				}
-				return v, checkMembers(s)
-			}
-		default:
-			cc.same = false
-			cc.conv = func(v any) (any, string) {
-				s, r := toText(src, v)
-				if r != "" {
-					return nil, r
-				}
-				if r := checkText(s, maxChars); r != "" {
-					return nil, r
-				}
-				return s, ""
+	case t == record.Enum && len(members) > 0:
+		if !members[s] {
+			return fmt.Sprintf("%q is not a member of the enum", s)
+		}
+	case t == record.Set && len(members) > 0 && s != "":
+		for _, m := range strings.Split(s, ",") {
+			if !members[m] {
+				return fmt.Sprintf("%q is not a member of the set", m)
 			}
 		}
+	}
+	return ""
+}
 
-	case typ == "int2" || typ == "int4" || typ == "int8":
-		lo, hi, _ := intRange(typ)
-		cc.conv = func(v any) (any, string) {
-			var n int64
-			switch x := v.(type) {
-			case int64:
-				n = x
-				if n < lo || n > hi {
-					return nil, fmt.Sprintf("%d is out of range for %s", n, typ)
-				}
-				return v, ""
-			case uint64:
-				if x > uint64(hi) {
-					return nil, fmt.Sprintf("%d is out of range for %s", x, typ)
-				}
-				return int64(x), ""
-			case bool:
-				if x {
-					return int64(1), ""
-				}
-				return int64(0), ""
-			case string: // Decimal or Text holding an integer
-				_, f, ok := decimalDigits(x)
-				whole, _, _ := strings.Cut(x, ".")
-				var err error
-				n, err = strconv.ParseInt(whole, 10, 64)
-				if !ok || f > 0 || err != nil {
-					return nil, fmt.Sprintf("%q is not an integer in the range of %s", x, typ)
-				}
-			default:
-				return nil, typeErr(src, v)
-			}
-			if n < lo || n > hi {
-				return nil, fmt.Sprintf("%d is out of range for %s", n, typ)
-			}
-			return n, ""
-		}
-		cc.same = src.Type == record.Int || src.Type == record.Year
-
-	case typ == "numeric":
-		p, s, constrained := tgt.numericPS()
-		fits := func(intDigits, fracDigits int) string {
-			if !constrained {
-				return ""
-			}
-			if intDigits > p-s {
-				return fmt.Sprintf("%d digits before the point do not fit numeric(%d,%d)", intDigits, p, s)
-			}
-			if fracDigits > s {
-				return fmt.Sprintf("%d digits after the point do not fit numeric(%d,%d) without rounding", fracDigits, p, s)
-			}
-			return ""
-		}
-		cc.same = src.Type == record.Int
-		cc.conv = func(v any) (any, string) {
-			switch x := v.(type) {
-			case string:
-				i, f, ok := decimalDigits(x)
-				if !ok {
-					return nil, fmt.Sprintf("%q is not a plain decimal number", x)
-				}
-				if r := fits(i, f); r != "" {
-					return nil, r
-				}
-				return decimalText(x), ""
-			case int64:
-				if r := fits(digits10(absU(x)), 0); r != "" {
-					return nil, r
-				}
-				return v, ""
-			case uint64:
-				if r := fits(digits10(x), 0); r != "" {
-					return nil, r
-				}
-				if x <= math.MaxInt64 {
-					return int64(x), ""
-				}
-				return decimalText(strconv.FormatUint(x, 10)), ""
-			case float64:
-				if math.IsNaN(x) || math.IsInf(x, 0) {
-					return v, ""
-				}
-				d := strconv.FormatFloat(x, 'f', -1, 64)
-				i, f, _ := decimalDigits(d)
-				if r := fits(i, f); r != "" {
-					return nil, r
-				}
-				return decimalText(d), ""
-			}
-			return nil, typeErr(src, v)
-		}
-
-	case typ == "float4" || typ == "float8":
-		cc.same = src.Type == record.Float
-		cc.conv = func(v any) (any, string) {
-			switch x := v.(type) {
-			case float64:
-				return v, ""
-			case int64:
-				return float64(x), ""
-			case uint64:
-				return float64(x), ""
-			case string:
-				f, err := strconv.ParseFloat(x, 64)
-				if err != nil {
-					return nil, fmt.Sprintf("%q is not a number", x)
-				}
-				return f, ""
-			}
-			return nil, typeErr(src, v)
-		}
-
-	case typ == "bool":
-		cc.same = src.Type == record.Bool
-		cc.conv = func(v any) (any, string) {
-			switch x := v.(type) {
-			case bool:
-				return v, ""
-			case int64:
-				return x != 0, ""
-			case uint64:
-				return x != 0, ""
-			}
-			return nil, typeErr(src, v)
-		}
-
-	case typ == "bytea":
-		cc.conv = func(v any) (any, string) {
-			switch x := v.(type) {
-			case []byte:
-				if x == nil {
-					return emptyBytes, "" // a typed nil slice is empty bytes; NULL is an untyped nil
-				}
-				return v, ""
-			case string:
-				return []byte(x), ""
-			}
-			return nil, typeErr(src, v)
-		}
-		cc.same = false // typed nil slices are replaced
-
-	case typ == "date" || typ == "timestamp" || typ == "timestamptz":
-		cc.same = true
-		cc.conv = func(v any) (any, string) {
-			t, ok := v.(time.Time)
-			if !ok {
-				return nil, typeErr(src, v)
-			}
-			if t.Location() == time.UTC {
-				// The year's range as seconds: no calendar arithmetic.
-				if s := t.Unix(); s >= minTimeUnix && s < maxTimeUnix {
-					return v, ""
-				}
-			} else if y := t.Year(); y >= -4712 && y <= 294275 {
-				return v, ""
-			}
-			return nil, fmt.Sprintf("%s is out of range for %s", t.Format(time.RFC3339Nano), typ)
-		}
-
-	case typ == "time":
-		cc.same = false
+// textConv compiles the conversion into text, varchar, bpchar, name, citext.
+func textConv(cc *colConv, src record.Column, tgt targetCol) {
+	maxChars := tgt.maxChars()
+	members := enumMembers(src)
+	switch src.Type {
+	case record.Text, record.Enum, record.Set, record.JSON, record.UUID, record.Decimal, record.Time:
 		cc.conv = func(v any) (any, string) {
 			s, ok := v.(string)
 			if !ok {
 				return nil, typeErr(src, v)
 			}
-			us, r := parseTimeOfDay(s)
+			if r := checkText(s, maxChars); r != "" {
+				return nil, r
+			}
+			return v, checkMembers(src.Type, members, s)
+		}
+	default:
+		cc.same = false
+		cc.conv = func(v any) (any, string) {
+			s, r := toText(src, v)
 			if r != "" {
 				return nil, r
 			}
-			return pgtype.Time{Microseconds: us, Valid: true}, ""
-		}
-
-	case typ == "json" || typ == "jsonb":
-		cc.conv = func(v any) (any, string) {
-			s, ok := v.(string)
-			if !ok {
-				return nil, typeErr(src, v)
+			if r := checkText(s, maxChars); r != "" {
+				return nil, r
 			}
-			if !utf8.ValidString(s) {
-				return nil, "JSON is not valid UTF-8"
-			}
-			if !json.Valid([]byte(s)) {
-				return nil, "not valid JSON text"
-			}
-			if typ == "jsonb" && strings.Contains(s, `\u0000`) {
-				return nil, `JSON holds \u0000, which jsonb cannot store`
-			}
-			return v, ""
-		}
-
-	case typ == "uuid":
-		cc.same = false
-		cc.conv = func(v any) (any, string) {
-			s, ok := v.(string)
-			if !ok {
-				return nil, typeErr(src, v)
-			}
-			u, ok := parseUUID(s)
-			if !ok {
-				return nil, fmt.Sprintf("%q is not a UUID", s)
-			}
-			return pgtype.UUID{Bytes: u, Valid: true}, ""
-		}
-
-	case typ == "bit" || typ == "varbit":
-		n := tgt.bitLen()
-		if n == 0 || n > 64 {
-			n = src.Bits
-		}
-		if n <= 0 || n > 64 {
-			n = 64
-		}
-		cc.same = false
-		cc.conv = func(v any) (any, string) {
-			x, ok := v.(uint64)
-			if !ok {
-				if i, isInt := v.(int64); isInt && i >= 0 {
-					x, ok = uint64(i), true
-				}
-			}
-			if !ok {
-				return nil, typeErr(src, v)
-			}
-			if n < 64 && x>>uint(n) != 0 {
-				return nil, fmt.Sprintf("%d does not fit in %d bits", x, n)
-			}
-			b := make([]byte, 8)
-			for i := range 8 {
-				b[i] = byte((x << uint(64-n)) >> uint(56-8*i))
-			}
-			return pgtype.Bits{Bytes: b[:(n+7)/8], Len: int32(n), Valid: true}, ""
-		}
-
-	default:
-		// A type transit does not know (a TargetType such as inet or a
-		// domain): hand the value to pgx, strings parsed as the type's text.
-		cc.conv = func(v any) (any, string) {
-			if s, ok := v.(string); ok {
-				if r := checkText(s, 0); r != "" {
-					return nil, r
-				}
-			}
-			return v, ""
+			return s, ""
 		}
 	}
-	return cc
+}
+
+// intConv compiles the conversion into int2, int4, int8.
+func intConv(cc *colConv, src record.Column, tgt targetCol) {
+	typ := tgt.typname
+	lo, hi, _ := intRange(typ)
+	cc.conv = func(v any) (any, string) {
+		var n int64
+		switch x := v.(type) {
+		case int64:
+			n = x
+			if n < lo || n > hi {
+				return nil, fmt.Sprintf("%d is out of range for %s", n, typ)
+			}
+			return v, ""
+		case uint64:
+			if x > uint64(hi) {
+				return nil, fmt.Sprintf("%d is out of range for %s", x, typ)
+			}
+			return int64(x), ""
+		case bool:
+			if x {
+				return int64(1), ""
+			}
+			return int64(0), ""
+		case string: // Decimal or Text holding an integer
+			_, f, ok := decimalDigits(x)
+			whole, _, _ := strings.Cut(x, ".")
+			var err error
+			n, err = strconv.ParseInt(whole, 10, 64)
+			if !ok || f > 0 || err != nil {
+				return nil, fmt.Sprintf("%q is not an integer in the range of %s", x, typ)
+			}
+		default:
+			return nil, typeErr(src, v)
+		}
+		if n < lo || n > hi {
+			return nil, fmt.Sprintf("%d is out of range for %s", n, typ)
+		}
+		return n, ""
+	}
+	cc.same = src.Type == record.Int || src.Type == record.Year
+}
+
+// numericConv compiles the conversion into numeric.
+func numericConv(cc *colConv, src record.Column, tgt targetCol) {
+	p, s, constrained := tgt.numericPS()
+	fits := func(intDigits, fracDigits int) string {
+		if !constrained {
+			return ""
+		}
+		if intDigits > p-s {
+			return fmt.Sprintf("%d digits before the point do not fit numeric(%d,%d)", intDigits, p, s)
+		}
+		if fracDigits > s {
+			return fmt.Sprintf("%d digits after the point do not fit numeric(%d,%d) without rounding", fracDigits, p, s)
+		}
+		return ""
+	}
+	cc.same = src.Type == record.Int
+	cc.conv = func(v any) (any, string) {
+		switch x := v.(type) {
+		case string:
+			i, f, ok := decimalDigits(x)
+			if !ok {
+				return nil, fmt.Sprintf("%q is not a plain decimal number", x)
+			}
+			if r := fits(i, f); r != "" {
+				return nil, r
+			}
+			return decimalText(x), ""
+		case int64:
+			if r := fits(digits10(absU(x)), 0); r != "" {
+				return nil, r
+			}
+			return v, ""
+		case uint64:
+			if r := fits(digits10(x), 0); r != "" {
+				return nil, r
+			}
+			if x <= math.MaxInt64 {
+				return int64(x), ""
+			}
+			return decimalText(strconv.FormatUint(x, 10)), ""
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return v, ""
+			}
+			d := strconv.FormatFloat(x, 'f', -1, 64)
+			i, f, _ := decimalDigits(d)
+			if r := fits(i, f); r != "" {
+				return nil, r
+			}
+			return decimalText(d), ""
+		}
+		return nil, typeErr(src, v)
+	}
+}
+
+// floatConv compiles the conversion into float4, float8.
+func floatConv(cc *colConv, src record.Column, tgt targetCol) {
+	cc.same = src.Type == record.Float
+	cc.conv = func(v any) (any, string) {
+		switch x := v.(type) {
+		case float64:
+			return v, ""
+		case int64:
+			return float64(x), ""
+		case uint64:
+			return float64(x), ""
+		case string:
+			f, err := strconv.ParseFloat(x, 64)
+			if err != nil {
+				return nil, fmt.Sprintf("%q is not a number", x)
+			}
+			return f, ""
+		}
+		return nil, typeErr(src, v)
+	}
+}
+
+// boolConv compiles the conversion into bool.
+func boolConv(cc *colConv, src record.Column, tgt targetCol) {
+	cc.same = src.Type == record.Bool
+	cc.conv = func(v any) (any, string) {
+		switch x := v.(type) {
+		case bool:
+			return v, ""
+		case int64:
+			return x != 0, ""
+		case uint64:
+			return x != 0, ""
+		}
+		return nil, typeErr(src, v)
+	}
+}
+
+// byteaConv compiles the conversion into bytea.
+func byteaConv(cc *colConv, src record.Column, tgt targetCol) {
+	cc.conv = func(v any) (any, string) {
+		switch x := v.(type) {
+		case []byte:
+			if x == nil {
+				return emptyBytes, "" // a typed nil slice is empty bytes; NULL is an untyped nil
+			}
+			return v, ""
+		case string:
+			return []byte(x), ""
+		}
+		return nil, typeErr(src, v)
+	}
+	cc.same = false // typed nil slices are replaced
+}
+
+// timeConv compiles the conversion into date, timestamp, timestamptz.
+func timeConv(cc *colConv, src record.Column, tgt targetCol) {
+	typ := tgt.typname
+	cc.same = true
+	cc.conv = func(v any) (any, string) {
+		t, ok := v.(time.Time)
+		if !ok {
+			return nil, typeErr(src, v)
+		}
+		if t.Location() == time.UTC {
+			// The year's range as seconds: no calendar arithmetic.
+			if s := t.Unix(); s >= minTimeUnix && s < maxTimeUnix {
+				return v, ""
+			}
+		} else if y := t.Year(); y >= -4712 && y <= 294275 {
+			return v, ""
+		}
+		return nil, fmt.Sprintf("%s is out of range for %s", t.Format(time.RFC3339Nano), typ)
+	}
+}
+
+// timeOfDayConv compiles the conversion into time.
+func timeOfDayConv(cc *colConv, src record.Column, tgt targetCol) {
+	cc.same = false
+	cc.conv = func(v any) (any, string) {
+		s, ok := v.(string)
+		if !ok {
+			return nil, typeErr(src, v)
+		}
+		us, r := parseTimeOfDay(s)
+		if r != "" {
+			return nil, r
+		}
+		return pgtype.Time{Microseconds: us, Valid: true}, ""
+	}
+}
+
+// jsonConv compiles the conversion into json, jsonb.
+func jsonConv(cc *colConv, src record.Column, tgt targetCol) {
+	typ := tgt.typname
+	cc.conv = func(v any) (any, string) {
+		s, ok := v.(string)
+		if !ok {
+			return nil, typeErr(src, v)
+		}
+		if !utf8.ValidString(s) {
+			return nil, "JSON is not valid UTF-8"
+		}
+		if !json.Valid([]byte(s)) {
+			return nil, "not valid JSON text"
+		}
+		if typ == "jsonb" && strings.Contains(s, `\u0000`) {
+			return nil, `JSON holds \u0000, which jsonb cannot store`
+		}
+		return v, ""
+	}
+}
+
+// uuidConv compiles the conversion into uuid.
+func uuidConv(cc *colConv, src record.Column, tgt targetCol) {
+	cc.same = false
+	cc.conv = func(v any) (any, string) {
+		s, ok := v.(string)
+		if !ok {
+			return nil, typeErr(src, v)
+		}
+		u, ok := parseUUID(s)
+		if !ok {
+			return nil, fmt.Sprintf("%q is not a UUID", s)
+		}
+		return pgtype.UUID{Bytes: u, Valid: true}, ""
+	}
+}
+
+// bitConv compiles the conversion into bit, varbit.
+func bitConv(cc *colConv, src record.Column, tgt targetCol) {
+	n := tgt.bitLen()
+	if n == 0 || n > 64 {
+		n = src.Bits
+	}
+	if n <= 0 || n > 64 {
+		n = 64
+	}
+	cc.same = false
+	cc.conv = func(v any) (any, string) {
+		x, ok := v.(uint64)
+		if !ok {
+			if i, isInt := v.(int64); isInt && i >= 0 {
+				x, ok = uint64(i), true
+			}
+		}
+		if !ok {
+			return nil, typeErr(src, v)
+		}
+		if n < 64 && x>>uint(n) != 0 {
+			return nil, fmt.Sprintf("%d does not fit in %d bits", x, n)
+		}
+		b := make([]byte, 8)
+		for i := range 8 {
+			b[i] = byte((x << uint(64-n)) >> uint(56-8*i))
+		}
+		return pgtype.Bits{Bytes: b[:(n+7)/8], Len: int32(n), Valid: true}, ""
+	}
+}
+
+// otherConv compiles the conversion into a type transit does not know (a
+// TargetType such as inet or a domain): it hands the value to pgx, strings
+// parsed as the type's text.
+func otherConv(cc *colConv, _ record.Column, _ targetCol) {
+	cc.conv = func(v any) (any, string) {
+		if s, ok := v.(string); ok {
+			if r := checkText(s, 0); r != "" {
+				return nil, r
+			}
+		}
+		return v, ""
+	}
 }
 
 func absU(x int64) uint64 {
