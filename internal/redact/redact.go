@@ -136,10 +136,10 @@ func redactKeyValues(s string) string {
 // message, a log line): scheme://user:password@... URLs, go-sql-driver
 // user:password@tcp(...) DSNs and password=value pairs.
 func Text(s string) string {
-	s = urlInText.ReplaceAllStringFunc(s, URL)
-	s = dsnInText.ReplaceAllString(s, "${1}:"+Mask+"@${2}(")
-	return kvInText.ReplaceAllStringFunc(s, func(kv string) string {
-		m := kvInText.FindStringSubmatch(kv)
+	s = urlInText().ReplaceAllStringFunc(s, URL)
+	s = dsnInText().ReplaceAllString(s, "${1}:"+Mask+"@${2}(")
+	return kvInText().ReplaceAllStringFunc(s, func(kv string) string {
+		m := kvInText().FindStringSubmatch(kv)
 		if !sensitiveKey(m[1]) {
 			return kv
 		}
@@ -154,24 +154,9 @@ var (
 	kvInText  = lazyRegexp(`(?i)\b([a-z_]+)(\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&"',;)]+)`)
 )
 
-type lazyRE struct {
-	expr string
-	re   *regexp.Regexp
-	once sync.Once
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
-
-func lazyRegexp(expr string) *lazyRE { return &lazyRE{expr: expr} }
-
-func (l *lazyRE) get() *regexp.Regexp {
-	l.once.Do(func() { l.re = regexp.MustCompile(l.expr) })
-	return l.re
-}
-
-func (l *lazyRE) ReplaceAllStringFunc(s string, f func(string) string) string {
-	return l.get().ReplaceAllStringFunc(s, f)
-}
-func (l *lazyRE) ReplaceAllString(s, repl string) string { return l.get().ReplaceAllString(s, repl) }
-func (l *lazyRE) FindStringSubmatch(s string) []string   { return l.get().FindStringSubmatch(s) }
 
 // Passwords returns the passwords dsn holds (user info, password-like
 // query or key=value parameters), raw and as they would be escaped.
@@ -194,7 +179,7 @@ func Passwords(dsn string) []string {
 	if pw, ok := userPassword(dsn); ok {
 		add(pw)
 	}
-	for _, m := range kvInText.get().FindAllStringSubmatch(dsn, -1) {
+	for _, m := range kvInText().FindAllStringSubmatch(dsn, -1) {
 		if sensitiveKey(m[1]) {
 			add(strings.Trim(m[3], "'"))
 		}
