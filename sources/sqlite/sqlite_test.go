@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/transitdb/transit/internal/testenv"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
 	"github.com/transitdb/transit/sources/sourcetest"
@@ -65,7 +65,7 @@ func storeValue(v any) any {
 // statements, and returns its path.
 func newFile(tb testing.TB, stmts ...string) (string, *sql.DB) {
 	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "test.sqlite")
+	path := testenv.SQLiteFile(tb)
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		tb.Fatal(err)
