@@ -11,6 +11,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/transitdb/transit/border"
 	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks"
@@ -24,7 +25,7 @@ func (r *runner) retry(ctx context.Context, f func() error) error {
 	bo := backoff.WithContext(r.opts.Retry(), ctx)
 	for {
 		err := f()
-		if err == nil || !IsTransient(err) {
+		if err == nil || !border.IsTransient(err) {
 			return err
 		}
 		wait := bo.NextBackOff()
@@ -152,7 +153,7 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 			_ = r.l.Release(context.WithoutCancel(r.work), c)
 			return nil
 		}
-		if !IsTransient(err) {
+		if !border.IsTransient(err) {
 			return fmt.Errorf("entity %s, chunk %d: %w", es.Name, c.No, err)
 		}
 		wait := bo.NextBackOff()
