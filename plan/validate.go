@@ -38,9 +38,9 @@ func kindsThat(can func(read, write bool) bool) string {
 
 // Kinds of store by what they are reached through.
 var (
-	serverKinds   = []string{"postgres", "mysql", "elasticsearch", "redis"}
-	fileKinds     = []string{"sqlite", "csv", "jsonl"}
-	urlSchemes    = map[string][]string{
+	serverKinds = []string{"postgres", "mysql", "elasticsearch", "redis"}
+	fileKinds   = []string{"sqlite", "csv", "jsonl"}
+	urlSchemes  = map[string][]string{
 		"postgres":      {"postgres", "postgresql"},
 		"mysql":         {"mysql"},
 		"elasticsearch": {"http", "https"},
