@@ -117,7 +117,7 @@ func (r *runner) worker() error {
 				r.log.Warn("chunk taken over by another worker", "entity", c.Entity, "chunk", c.No)
 				continue
 			}
-			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			r.release(c)
 			if r.stop.Err() != nil {
 				return nil
 			}
@@ -150,7 +150,7 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 			return nil
 		}
 		if r.stop.Err() != nil {
-			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			r.release(c)
 			return nil
 		}
 		if !border.IsTransient(err) {
@@ -165,7 +165,7 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 		select {
 		case <-time.After(wait):
 		case <-r.stop.Done():
-			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			r.release(c)
 			return nil
 		}
 	}
@@ -381,4 +381,13 @@ func payloadValue(v any) any {
 		return x
 	}
 	return v
+}
+
+// release gives c's lease back on a stop, within the stop's deadline (a
+// stalled ledger must not hold the process): an unreleased lease expires
+// after LeaseTTL anyway.
+func (r *runner) release(c *ledger.Chunk) {
+	ctx, cancel := context.WithTimeout(r.final, wrapUp)
+	defer cancel()
+	_ = r.l.Release(ctx, c)
 }
