@@ -112,7 +112,7 @@ type runner struct {
 	// failing the run): it outlives the grace period, but only by
 	// wrapUp, so a stalled ledger cannot hold a stop for long.
 	final context.Context
-	stop       context.Context
+	stop  context.Context
 	// keyed: the entities whose primary key this process has built after
 	// their last chunk (see earlyForeignKeys).
 	keyedMu   sync.Mutex
