@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -9,14 +10,37 @@ import (
 	"github.com/transitdb/transit/record"
 )
 
-// Kinds of store by what they are reached through and what transit can do
-// with them.
+// Abilities says, for each kind of store, whether transit can read from it
+// (as a source) and write to it (as a target) today. A plan that uses a
+// kind for what it cannot do yet fails plan check at the store reference,
+// not at run time. When a sink or source lands, flip its flag here.
+var Abilities = map[string]struct{ Read, Write bool }{
+	"postgres":      {Read: true, Write: true},
+	"mysql":         {Read: true},
+	"sqlite":        {Read: true},
+	"csv":           {Read: true},
+	"jsonl":         {Read: true},
+	"elasticsearch": {},
+	"redis":         {},
+}
+
+// kindsThat lists, sorted, the kinds for which can says yes.
+func kindsThat(can func(read, write bool) bool) string {
+	var ks []string
+	for k, a := range Abilities {
+		if can(a.Read, a.Write) {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return strings.Join(ks, ", ")
+}
+
+// Kinds of store by what they are reached through.
 var (
-	serverKinds   = []string{"postgres", "mysql", "elasticsearch", "redis"}
-	fileKinds     = []string{"sqlite", "csv", "jsonl"}
-	readableKinds = []string{"postgres", "mysql", "sqlite", "csv", "jsonl", "elasticsearch"}
-	writableKinds = []string{"postgres", "elasticsearch", "redis", "jsonl"}
-	urlSchemes    = map[string][]string{
+	serverKinds = []string{"postgres", "mysql", "elasticsearch", "redis"}
+	fileKinds   = []string{"sqlite", "csv", "jsonl"}
+	urlSchemes  = map[string][]string{
 		"postgres":      {"postgres", "postgresql"},
 		"mysql":         {"mysql"},
 		"elasticsearch": {"http", "https"},
@@ -194,12 +218,15 @@ func (d *decoder) storeRef(p *Plan, at Pos, key, name string, write bool) bool {
 	if s.Kind == "" {
 		return true
 	}
-	if write && !contains(writableKinds, s.Kind) {
-		d.errs.add(at, "%s: transit cannot write to %s store %q (writable kinds: %s)", key, s.Kind, name, strings.Join(writableKinds, ", "))
+	a := Abilities[s.Kind]
+	if write && !a.Write {
+		d.errs.add(at, "%s: transit cannot write to %s store %q yet (writable kinds: %s)", key, s.Kind, name,
+			kindsThat(func(_, w bool) bool { return w }))
 		return false
 	}
-	if !write && !contains(readableKinds, s.Kind) {
-		d.errs.add(at, "%s: transit cannot read from %s store %q", key, s.Kind, name)
+	if !write && !a.Read {
+		d.errs.add(at, "%s: transit cannot read from %s store %q yet (readable kinds: %s)", key, s.Kind, name,
+			kindsThat(func(r, _ bool) bool { return r }))
 		return false
 	}
 	return true

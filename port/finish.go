@@ -154,7 +154,7 @@ func (r *runner) finish() error {
 }
 
 func (r *runner) fillResult(res *Result) error {
-	ctx := context.WithoutCancel(r.work)
+	ctx := r.final
 	totals, err := r.l.Totals(ctx, r.run.ID)
 	if err != nil {
 		return err

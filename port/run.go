@@ -16,6 +16,11 @@ import (
 	"github.com/transitdb/transit/plan"
 )
 
+// wrapUp bounds the steps after the grace period of a stop (results,
+// releasing leases): Grace plus wrapUp stays under the 15 s in which a
+// stopped process must exit.
+const wrapUp = 4 * time.Second
+
 // Options tune a run.
 type Options struct {
 	Workers   int           // chunks moved at once by this process (default 2)
@@ -103,7 +108,11 @@ type runner struct {
 	// work is cancelled on a fatal error, or Grace after a stop.
 	work       context.Context
 	cancelWork context.CancelCauseFunc
-	stop       context.Context
+	// final is for the steps after the work (results, releasing leases,
+	// failing the run): it outlives the grace period, but only by
+	// wrapUp, so a stalled ledger cannot hold a stop for long.
+	final context.Context
+	stop  context.Context
 	// keyed: the entities whose primary key this process has built after
 	// their last chunk (see earlyForeignKeys).
 	keyedMu   sync.Mutex
@@ -165,6 +174,9 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 	r.work, cancel = context.WithCancelCause(context.WithoutCancel(stop))
 	r.cancelWork = cancel
 	defer cancel(nil)
+	var cancelFinal context.CancelCauseFunc
+	r.final, cancelFinal = context.WithCancelCause(context.WithoutCancel(stop))
+	defer cancelFinal(nil)
 	go func() {
 		select {
 		case <-stop.Done():
@@ -175,7 +187,13 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 				cancel(errors.New("grace period over"))
 			case <-r.work.Done():
 			}
-		case <-r.work.Done():
+			t.Reset(wrapUp)
+			select {
+			case <-t.C:
+				cancelFinal(errors.New("stop deadline over"))
+			case <-r.final.Done():
+			}
+		case <-r.final.Done():
 		}
 	}()
 
@@ -217,7 +235,7 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 	if err == nil && !interrupted {
 		err = r.retry(r.work, r.finish)
 	}
-	if ferr := r.retry(context.WithoutCancel(r.work), func() error { return r.fillResult(res) }); ferr != nil && err == nil {
+	if ferr := r.retry(r.final, func() error { return r.fillResult(res) }); ferr != nil && err == nil {
 		err = ferr
 	}
 	if opts.Progress != nil {
@@ -227,7 +245,9 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 	res.Interrupted = interrupted && !res.Done
 	if errors.Is(err, ErrRejectLimit) {
 		res.OverRejects = true
-		_ = l.FailRun(context.WithoutCancel(stop), run.ID, err.Error())
+		fctx, cancel := context.WithTimeout(r.final, wrapUp)
+		_ = l.FailRun(fctx, run.ID, err.Error())
+		cancel()
 		return res, nil
 	}
 	return res, err

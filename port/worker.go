@@ -11,6 +11,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/transitdb/transit/border"
 	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks"
@@ -24,7 +25,7 @@ func (r *runner) retry(ctx context.Context, f func() error) error {
 	bo := backoff.WithContext(r.opts.Retry(), ctx)
 	for {
 		err := f()
-		if err == nil || !IsTransient(err) {
+		if err == nil || !border.IsTransient(err) {
 			return err
 		}
 		wait := bo.NextBackOff()
@@ -116,7 +117,7 @@ func (r *runner) worker() error {
 				r.log.Warn("chunk taken over by another worker", "entity", c.Entity, "chunk", c.No)
 				continue
 			}
-			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			r.release(c)
 			if r.stop.Err() != nil {
 				return nil
 			}
@@ -149,10 +150,10 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 			return nil
 		}
 		if r.stop.Err() != nil {
-			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			r.release(c)
 			return nil
 		}
-		if !IsTransient(err) {
+		if !border.IsTransient(err) {
 			return fmt.Errorf("entity %s, chunk %d: %w", es.Name, c.No, err)
 		}
 		wait := bo.NextBackOff()
@@ -164,7 +165,7 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 		select {
 		case <-time.After(wait):
 		case <-r.stop.Done():
-			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			r.release(c)
 			return nil
 		}
 	}
@@ -380,4 +381,13 @@ func payloadValue(v any) any {
 		return x
 	}
 	return v
+}
+
+// release gives c's lease back on a stop, within the stop's deadline (a
+// stalled ledger must not hold the process): an unreleased lease expires
+// after LeaseTTL anyway.
+func (r *runner) release(c *ledger.Chunk) {
+	ctx, cancel := context.WithTimeout(r.final, wrapUp)
+	defer cancel()
+	_ = r.l.Release(ctx, c)
 }

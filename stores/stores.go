@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/transitdb/transit/border"
 	"github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/sinks"
@@ -39,14 +40,29 @@ type ConnectError struct {
 }
 
 func (e *ConnectError) Error() string {
-	hint := ""
-	switch e.Kind {
-	case "postgres":
-		hint = " (is PostgreSQL running? `make services` starts it; `apt-get install postgresql` installs it)"
-	case "mysql":
-		hint = " (is MariaDB/MySQL running? `make services` starts it; `apt-get install mariadb-server` installs it)"
+	return fmt.Sprintf("store %s (%s %s): %v%s", e.Store, e.Kind, e.Addr, redactErr(e.Err), e.hint())
+}
+
+// hint says what to check, following the cause border.Classify finds.
+func (e *ConnectError) hint() string {
+	server := map[string]string{"postgres": "PostgreSQL", "mysql": "MariaDB/MySQL"}[e.Kind]
+	if server == "" {
+		return ""
 	}
-	return fmt.Sprintf("store %s (%s %s): %v%s", e.Store, e.Kind, e.Addr, redactErr(e.Err), hint)
+	switch border.Classify(e.Err).Cause {
+	case border.CauseAuth:
+		return " (authentication failed: check the user and password in the store's url, or the environment variable it names)"
+	case border.CauseUnreachable:
+		return " (the host cannot be reached: check the host name in the store's url)"
+	case border.CauseNoDatabase:
+		return " (the database does not exist: check the database name in the store's url)"
+	case border.CauseTimeout:
+		return fmt.Sprintf(" (timed out: is %s reachable at that address?)", server)
+	case border.CauseRefused:
+		pkg := map[string]string{"postgres": "postgresql", "mysql": "mariadb-server"}[e.Kind]
+		return fmt.Sprintf(" (connection refused: is %s running? `make services` starts it; `apt-get install %s` installs it)", server, pkg)
+	}
+	return ""
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -24,6 +25,12 @@ const (
 	exitUsage       = 2
 	exitInterrupted = 130 // SIGINT; SIGTERM gives 143
 )
+
+// stopDeadline is how long after the first SIGINT/SIGTERM the process
+// exits whatever it is waiting for (a stalled store, a ledger that does
+// not answer). A run's own steps are bounded tighter (port's Grace plus
+// its wrap-up), so this is the backstop: within 15 s in every case.
+const stopDeadline = 14 * time.Second
 
 // exitError carries a process exit code up to main.
 type exitError struct {

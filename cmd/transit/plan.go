@@ -22,8 +22,10 @@ func newPlanCmd() *cobra.Command {
 		Short: "Check a plan: exit 0, or print file:line:col and what is wrong and exit 2",
 		Long: `Check a plan file. Static problems (syntax, unknown keys, missing
 environment variables, unknown stores) are all reported at once with their
-file:line:col. Unless --offline is given, transit then connects to the stores
-and checks that every table, key and column the plan names exists.`,
+file:line:col, as is a store used for what transit cannot do with its kind yet
+(writing to elasticsearch, for one). Unless --offline is given, transit then
+connects to the sources and the targets and checks that every table, key and
+column the plan names exists; a store it cannot reach exits 2.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if offline {
@@ -40,6 +42,18 @@ and checks that every table, key and column the plan names exists.`,
 				return err
 			}
 			defer set.Close()
+			// Open every target too, as run would (a missing PostgreSQL
+			// target database is created, as run does): an unreachable
+			// target fails here, not after the sources were read.
+			opened := map[string]bool{}
+			for _, e := range ents {
+				if to := e.Spec.ToStore; !opened[to] {
+					opened[to] = true
+					if _, err := set.Sink(ctx, to); err != nil {
+						return fail(exitUsage, err)
+					}
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d entities)\n", args[0], len(ents))
 			return nil
 		},

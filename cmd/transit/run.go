@@ -98,8 +98,16 @@ func signals(parent context.Context, stderr io.Writer) (context.Context, func() 
 		code <- c
 		fmt.Fprintf(stderr, "\ntransit: %s: finishing the batches in flight and saving checkpoints (again to quit at once)\n", sig)
 		cancel()
-		if _, ok := <-ch; ok {
-			fmt.Fprintln(stderr, "transit: quitting now; the next run resumes from the last checkpoint")
+		backstop := time.NewTimer(stopDeadline)
+		defer backstop.Stop()
+		select {
+		case _, ok := <-ch:
+			if ok {
+				fmt.Fprintln(stderr, "transit: quitting now; the next run resumes from the last checkpoint")
+				os.Exit(c)
+			}
+		case <-backstop.C:
+			fmt.Fprintf(stderr, "transit: still not stopped %s after the signal; quitting now; the next run resumes from the last checkpoint\n", stopDeadline)
 			os.Exit(c)
 		}
 	}()
