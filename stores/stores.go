@@ -103,7 +103,7 @@ func (s *Set) Source(ctx context.Context, name string) (sources.Source, error) {
 	case "mysql":
 		src, err = mysql.Open(ctx, st.URL)
 	case "postgres":
-		src, err = pgsrc.Open(ctx, st.URL, st.Schema)
+		src, err = pgsrc.Open(ctx, capURL(st), st.Schema)
 	case "sqlite":
 		addr = s.path(st)
 		src, err = sqlite.Open(ctx, addr)
@@ -123,6 +123,7 @@ func (s *Set) Source(ctx context.Context, name string) (sources.Source, error) {
 	if err != nil {
 		return nil, &ConnectError{Store: name, Kind: st.Kind, Addr: addr, Err: err}
 	}
+	capDB(st, src)
 	s.sources[name] = src
 	return src, nil
 }
@@ -145,7 +146,7 @@ func (s *Set) Sink(ctx context.Context, name string) (sinks.Sink, error) {
 	if err := ensureDatabase(ctx, st.URL); err != nil {
 		return nil, &ConnectError{Store: name, Kind: st.Kind, Addr: plan.RedactURL(st.URL), Err: err}
 	}
-	sk, err := pgsink.Open(ctx, st.URL, st.Schema)
+	sk, err := pgsink.Open(ctx, capURL(st), st.Schema)
 	if err != nil {
 		return nil, &ConnectError{Store: name, Kind: st.Kind, Addr: plan.RedactURL(st.URL), Err: err}
 	}
@@ -179,6 +180,9 @@ func (s *Set) Pool(ctx context.Context, name string) (*pgxpool.Pool, error) {
 		return nil, wrap(err)
 	}
 	cfg.MaxConns = 8
+	if n := maxConns(st); n > 0 && int32(n) < cfg.MaxConns {
+		cfg.MaxConns = int32(n)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err == nil {
 		err = pool.Ping(ctx)
