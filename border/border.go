@@ -89,11 +89,14 @@ func New(store string, cfg Config, transient func(error) bool, clock Clock, log 
 	return b
 }
 
-// Start runs the throttle's poller until ctx is done.
+// Start polls the throttle once, so that a store busy from the start
+// holds the first batch back, then keeps polling in the background until
+// ctx is done.
 func (b *Border) Start(ctx context.Context) {
 	if b == nil || b.throttle == nil {
 		return
 	}
+	b.throttle.Poll(ctx)
 	go b.throttle.Run(ctx)
 }
 
