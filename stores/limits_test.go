@@ -91,3 +91,27 @@ func TestProbeRunsTheThrottleQuery(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeReplicaLag(t *testing.T) {
+	t.Parallel()
+	pgURL := testenv.Postgres(t)
+	p, err := plan.Parse("lag.yaml", []byte(`version: 1
+name: lag
+stores:
+  pg: { kind: postgres, url: "`+pgURL+`", limits: { max_replica_lag: 5s } }
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, closeFn, err := New(p).Probe("pg")
+	if err != nil || probe == nil {
+		t.Fatalf("probe %v, err %v", probe != nil, err)
+	}
+	defer closeFn()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The test server has no standbys: the lag reads 0.
+	if v, err := probe(ctx); err != nil || v != 0 {
+		t.Errorf("replica lag = %v, %v; want 0", v, err)
+	}
+}
