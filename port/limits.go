@@ -9,8 +9,9 @@ import (
 )
 
 // errThrottled ends a chunk attempt early because its source or target
-// became busy; the chunk resumes from its checkpoint once the throttle
-// lifts, so no read or transaction stays open meanwhile.
+// became busy: the chunk is handed back and resumes from its checkpoint
+// once the throttle lifts, so no read, transaction or lease is held
+// meanwhile.
 var errThrottled = errors.New("store throttled")
 
 // ProbeFunc opens the throttle probe of a store (see stores.Set.Probe): nil

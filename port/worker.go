@@ -161,7 +161,11 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 			return nil
 		}
 		if errors.Is(err, errThrottled) {
-			continue // waits for the throttle at the top, then resumes from the checkpoint
+			// Give the chunk back (a long pause must not hold its lease);
+			// the worker waits for the throttle before leasing again, and
+			// the chunk resumes from its checkpoint.
+			r.log.Info("store throttled; chunk handed back", "entity", es.Name, "chunk", c.No)
+			return r.retry(r.work, func() error { return r.l.Release(r.work, c) })
 		}
 		if !IsTransient(err) {
 			return fmt.Errorf("entity %s, chunk %d: %w", es.Name, c.No, err)

@@ -227,3 +227,28 @@ func TestBreakerOpensAndRunResumes(t *testing.T) {
 	checkAllRows(t, purl, n)
 	sameOrders(t, db, purl)
 }
+
+// TestThrottleMidRun: a store that becomes busy while a chunk is being
+// moved makes the worker hand the chunk back between batches and wait;
+// the chunk resumes from its checkpoint and every row arrives once.
+func TestThrottleMidRun(t *testing.T) {
+	t.Parallel()
+	const n = 20_000
+	_, murl, purl, db := ordersSetup(t, n)
+	now := time.Now()
+	from := float64(now.Add(1500*time.Millisecond).UnixMicro()) / 1e6
+	until := float64(now.Add(3500*time.Millisecond).UnixMicro()) / 1e6
+	limits := fmt.Sprintf(`      rows_per_second: 5000
+      throttle:
+        query: "SELECT CASE WHEN UNIX_TIMESTAMP(NOW(6)) BETWEEN %.6f AND %.6f THEN 100 ELSE 0 END"
+        above: 50
+        every: 100ms`, from, until)
+	plan := limitsPlan(t, murl, purl, limits, 250)
+	code, out, errOut := transitRun(t, "run", plan, "--output", "json", "--workers", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	mustContain(t, errOut, "throttled: the store is busy", "chunk handed back", "throttle lifted")
+	checkAllRows(t, purl, n)
+	sameOrders(t, db, purl)
+}
