@@ -58,6 +58,8 @@ type Registry struct {
 	Rows         *prometheus.CounterVec   // transit_rows_total{entity,stage=read|written|rejected}
 	BatchSeconds *prometheus.HistogramVec // transit_batch_seconds{entity}
 	Retries      *prometheus.CounterVec   // transit_retries_total{entity}
+	Throttled    *prometheus.CounterVec   // transit_throttled_seconds_total{store}
+	Breaker      *prometheus.GaugeVec     // transit_breaker_state{store}: 0 closed, 1 half-open, 2 open
 }
 
 // NewRegistry builds a registry with the standard collectors.
@@ -74,7 +76,13 @@ func NewRegistry() *Registry {
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "transit_retries_total", Help: "Chunk attempts retried after a transient error.",
 		}, []string{"entity"}),
+		Throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "transit_throttled_seconds_total", Help: "Time spent paused because the store was busy (throttle query or replica lag).",
+		}, []string{"store"}),
+		Breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "transit_breaker_state", Help: "Circuit breaker state per store: 0 closed, 1 half-open, 2 open.",
+		}, []string{"store"}),
 	}
-	r.MustRegister(r.Rows, r.BatchSeconds, r.Retries)
+	r.MustRegister(r.Rows, r.BatchSeconds, r.Retries, r.Throttled, r.Breaker)
 	return r
 }

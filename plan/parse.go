@@ -174,6 +174,9 @@ func (d *decoder) store(k, v *yaml.Node) *Store {
 			s.Columns[tk.Value] = cols
 		}
 	}
+	if v := m.get("limits"); v != nil {
+		s.Limits = d.limits(v, what)
+	}
 	return s
 }
 

@@ -147,8 +147,8 @@ func TestShopPlan(t *testing.T) {
 			t.Errorf("check %d:\n got %+v\nwant %+v", i, got, want[i])
 		}
 	}
-	if e.Checks[3].Pos.Line != 36 || e.Checks[3].Pos.Column != 9 {
-		t.Errorf("pattern check at %v, want line 36 col 9", e.Checks[3].Pos)
+	if e.Checks[3].Pos.Line != 50 || e.Checks[3].Pos.Column != 9 {
+		t.Errorf("pattern check at %v, want line 50 col 9", e.Checks[3].Pos)
 	}
 }
 
@@ -352,6 +352,15 @@ func normalise(p *Plan) *Plan {
 	c.Pos, c.Source, c.Hash = Pos{}, "", ""
 	for _, s := range c.Stores {
 		s.Pos = Pos{}
+		if l := s.Limits; l != nil {
+			l.Pos = Pos{}
+			if l.Throttle != nil {
+				l.Throttle.Pos = Pos{}
+			}
+			if l.Breaker != nil {
+				l.Breaker.Pos = Pos{}
+			}
+		}
 	}
 	for _, r := range c.Tables {
 		r.Pos = Pos{}

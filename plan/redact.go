@@ -36,6 +36,7 @@ func (p *Plan) clone() *Plan {
 				cs.Columns[t] = m
 			}
 		}
+		cs.Limits = s.Limits.clone()
 		c.Stores[i] = &cs
 	}
 	rules := map[*TableRule]*TableRule{}

@@ -222,7 +222,7 @@ func TestSpecKeysExercised(t *testing.T) {
 		data, _ := os.ReadFile(f)
 		walk(yamlValue(t, data))
 	}
-	objs := append([]*object{planSpec, storeSpec, tableRuleSpec, entitySpec, columnRuleSpec}, checkKinds...)
+	objs := append([]*object{planSpec, storeSpec, tableRuleSpec, entitySpec, columnRuleSpec, limitsSpec, throttleSpec, breakerSpec}, checkKinds...)
 	for _, o := range objs {
 		for _, k := range o.keys() {
 			if !used[k] {

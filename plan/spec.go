@@ -90,6 +90,7 @@ var storeSpec = &object{
 		{Key: "delimiter", Kind: vString, Doc: "csv only: the field delimiter, one character. Default \",\"."},
 		{Key: "header", Kind: vBool, Doc: "csv only: the first line names the columns. Default true."},
 		{Key: "columns", Kind: vMapOfStringMap, Doc: "csv and jsonl only: column types by file (table) name. Default: inferred."},
+		{Key: "limits", Kind: vObject, Elem: limitsSpec, Doc: "Load regulation: connections, rows per second, throttle, breaker. Default unlimited."},
 	},
 }
 

@@ -85,7 +85,9 @@ type Store struct {
 	// Columns declares column types for csv/jsonl ("name": "int", ...) by
 	// file (table) name; inferred when absent.
 	Columns map[string]map[string]string
-	Pos     Pos
+	// Limits regulate transit's load on the store; nil is unlimited.
+	Limits *Limits
+	Pos    Pos
 }
 
 // TableRule moves every table of a store (From "legacy.*") or one table

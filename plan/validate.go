@@ -118,6 +118,7 @@ func (d *decoder) validateStore(s *Store) {
 	if d.has(s, "delimiter") && len([]rune(s.Delimiter)) != 1 {
 		d.errs.add(at("delimiter"), "store %q: delimiter must be one character, got %q", s.Name, s.Delimiter)
 	}
+	d.validateLimits(s)
 	switch s.Kind {
 	case "postgres":
 		if s.Schema == "" {

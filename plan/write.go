@@ -163,6 +163,9 @@ func (s *Store) node() *yaml.Node {
 		}
 		add(m, "columns", tables)
 	}
+	if !s.Limits.IsZero() {
+		add(m, "limits", s.Limits.node())
+	}
 	return m
 }
 

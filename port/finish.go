@@ -192,6 +192,7 @@ func (r *runner) snapshot() []EntityProgress {
 		out = append(out, EntityProgress{
 			Entity: es.Name, Mode: es.run.Mode, Planned: es.run.Rows,
 			Read: es.read.Load(), Written: es.written.Load(), Rejected: es.rejected.Load(),
+			Throttled: r.throttled(es),
 		})
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/transitdb/transit/border"
 	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/metrics"
 	"github.com/transitdb/transit/plan"
@@ -40,6 +41,12 @@ type Options struct {
 	// Retry is the backoff for transient errors (default exponential,
 	// 100 ms to 5 s, giving up after 2 minutes).
 	Retry func() backoff.BackOff
+	// Probe opens the throttle probe of a store with a throttle or
+	// max_replica_lag in its limits (stores.Set.Probe); nil: no throttle.
+	Probe ProbeFunc
+	// Clock drives the breakers' cool-downs and the throttle polls
+	// (default the wall clock).
+	Clock border.Clock
 }
 
 // EntityProgress is a live view of one entity.
@@ -49,6 +56,9 @@ type EntityProgress struct {
 	Planned                 int64
 	Read, Written, Rejected int64
 	Done                    bool
+	// Throttled: the entity's source or target is busy; no new batch is
+	// taken until it is not.
+	Throttled bool
 }
 
 // EntityResult is what a run did to one entity (counts over the whole run,
@@ -119,6 +129,8 @@ type runner struct {
 	keyed     map[string]bool
 	byTarget  map[string]*entityState   // by targetKey (see indexTargets)
 	referrers map[string][]*entityState // by the referenced entity's name
+	// borders regulate the load on each store with limits, by store name.
+	borders map[string]*border.Border
 }
 
 // Run moves ents according to the plan: it joins the plan's active run or
@@ -219,6 +231,11 @@ func Run(stop context.Context, p *plan.Plan, ents []*Entity, l *ledger.Ledger, o
 		}
 	}
 	r.log.Info("run", "id", run.ID, "joined", run.Joined, "entities", len(r.order))
+	closeBorders, err := r.openBorders(r.work)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBorders()
 
 	progressDone := make(chan struct{})
 	if opts.Progress != nil {

@@ -81,6 +81,10 @@ func (r *runner) worker() error {
 		if r.stop.Err() != nil || r.work.Err() != nil {
 			return nil
 		}
+		// A busy store pauses taking new chunks; nothing is held meanwhile.
+		if r.waitAnyThrottle(r.stop) != nil {
+			return nil
+		}
 		var c *ledger.Chunk
 		err := r.retry(r.work, func() (err error) {
 			c, err = r.l.Lease(r.work, r.run.ID, r.opts.LeaseTTL, r.names)
@@ -135,6 +139,10 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 	}
 	bo := backoff.WithContext(r.opts.Retry(), r.stop)
 	for {
+		if r.waitThrottle(r.stop, es) != nil {
+			_ = r.l.Release(context.WithoutCancel(r.work), c)
+			return nil
+		}
 		var err error
 		if c.Open {
 			err = r.cutNext(es, c)
@@ -153,8 +161,25 @@ func (r *runner) chunk(c *ledger.Chunk) error {
 			r.release(c)
 			return nil
 		}
+		if errors.Is(err, errThrottled) {
+			// Give the chunk back (a long pause must not hold its lease);
+			// the worker waits for the throttle before leasing again, and
+			// the chunk resumes from its checkpoint.
+			r.log.Info("store throttled; chunk handed back", "entity", es.Name, "chunk", c.No)
+			return r.retry(r.work, func() error { return r.l.Release(r.work, c) })
+		}
 		if !border.IsTransient(err) {
 			return fmt.Errorf("entity %s, chunk %d: %w", es.Name, c.No, err)
+		}
+		if r.breakerTripped(es) {
+			// The breaker paces the attempts (it waits out its cool-down
+			// before letting one probe through): retry without spending the
+			// backoff, so a store that is down for a while does not fail
+			// the run, and start the backoff afresh once it is back.
+			r.opts.Metrics.Retries.WithLabelValues(es.Name).Inc()
+			r.log.Warn("transient error; circuit breaker not closed, waiting for the store", "entity", es.Name, "chunk", c.No, "err", err)
+			bo.Reset()
+			continue
 		}
 		wait := bo.NextBackOff()
 		if wait == backoff.Stop {
@@ -196,28 +221,40 @@ func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
 	// collecting a few hundred KiB per batch.
 	spare := make(chan *rowBuf, 2)
 	readErr := make(chan error, 1)
+	src := r.sourceBorder(es)
 	go func() {
 		defer close(batches)
-		readErr <- es.Source.Scan(readCtx, q, func(b *record.Batch) error {
-			var buf *rowBuf
-			select {
-			case buf = <-spare:
-			default:
-				buf = &rowBuf{}
-			}
-			// The source reuses its rows: copy them.
-			buf.fill(b.Rows, len(es.Read))
-			select {
-			case batches <- buf:
-				return nil
-			case <-readCtx.Done():
-				return readCtx.Err()
-			}
+		readErr <- src.Do(readCtx, func(readCtx context.Context) error {
+			return es.Source.Scan(readCtx, q, func(b *record.Batch) error {
+				if err := src.Rows(readCtx, len(b.Rows)); err != nil {
+					return err
+				}
+				var buf *rowBuf
+				select {
+				case buf = <-spare:
+				default:
+					buf = &rowBuf{}
+				}
+				// The source reuses its rows: copy them.
+				buf.fill(b.Rows, len(es.Read))
+				select {
+				case batches <- buf:
+					return nil
+				case <-readCtx.Done():
+					return readCtx.Err()
+				}
+			})
 		})
 	}()
 	for buf := range batches {
 		if r.stop.Err() != nil {
 			return r.stop.Err()
+		}
+		if r.throttled(es) {
+			cancelRead()
+			for range batches {
+			}
+			return errThrottled
 		}
 		if err := r.writeBatch(es, c, buf.rows); err != nil {
 			cancelRead()
@@ -285,44 +322,13 @@ func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) erro
 		opts.Version = es.TargetName(es.Version)
 	}
 	prog := ledger.Progress{Position: pos, Read: len(rows), MaxVersion: maxV}
+	dst := r.targetBorder(es)
+	if err := dst.Rows(r.work, len(rows)); err != nil {
+		return err
+	}
 	var res sinks.WriteResult
-	tw, isTx := es.Sink.(sinks.TxWriter)
-	if isTx && r.opts.SameDB(es.Spec.ToStore) {
-		err := pgx.BeginFunc(r.work, tw.Pool(), func(tx pgx.Tx) error {
-			// The batch and its checkpoint commit together, so a commit the
-			// server loses in a crash loses both: no need to wait for the
-			// WAL flush. The worker's in-memory position may then be ahead
-			// of the ledger's, but its next Advance is a compare-and-set on
-			// the position it last saw: it fails, the chunk is leased again
-			// from the durable position, and the lost batches move again.
-			// (Any synchronous commit after it, such as Complete, flushes
-			// it too.) Employees bench: 7.25 s against 7.74 s.
-			if _, err := tx.Exec(r.work, "SET LOCAL synchronous_commit = off"); err != nil {
-				return err
-			}
-			var err error
-			res, err = tw.WriteTx(r.work, tx, es.Target, batch, opts)
-			if err != nil {
-				return err
-			}
-			prog.Written = res.Written
-			prog.Rejects = r.rejectRows(es, rows, res.Rejects)
-			return r.l.Advance(r.work, tx, c, prog, r.opts.LeaseTTL)
-		})
-		if err != nil {
-			return err
-		}
-	} else {
-		opts.Fresh = false
-		var err error
-		if res, err = es.Sink.Write(r.work, es.Target, batch, opts); err != nil {
-			return err
-		}
-		prog.Written = res.Written
-		prog.Rejects = r.rejectRows(es, rows, res.Rejects)
-		if err := r.l.Advance(r.work, nil, c, prog, r.opts.LeaseTTL); err != nil {
-			return err
-		}
+	if err := dst.Do(r.work, func(context.Context) error { return r.write(es, c, batch, rows, opts, &prog, &res) }); err != nil {
+		return err
 	}
 	c.Advanced(prog)
 	d := time.Since(t0)
@@ -338,6 +344,50 @@ func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) erro
 		total := es.rejected.Add(int64(n)) + es.priorRejects
 		if total > int64(es.Spec.MaxRejects) {
 			return fmt.Errorf("entity %s: %d rejects, max_rejects is %d: %w", es.Name, total, es.Spec.MaxRejects, ErrRejectLimit)
+		}
+	}
+	return nil
+}
+
+// write writes one batch and advances the chunk's checkpoint, in one
+// transaction when the sink shares the ledger's database.
+func (r *runner) write(es *entityState, c *ledger.Chunk, batch *record.Batch, rows [][]any, opts sinks.WriteOptions, prog *ledger.Progress, res *sinks.WriteResult) error {
+	tw, isTx := es.Sink.(sinks.TxWriter)
+	if isTx && r.opts.SameDB(es.Spec.ToStore) {
+		err := pgx.BeginFunc(r.work, tw.Pool(), func(tx pgx.Tx) error {
+			// The batch and its checkpoint commit together, so a commit the
+			// server loses in a crash loses both: no need to wait for the
+			// WAL flush. The worker's in-memory position may then be ahead
+			// of the ledger's, but its next Advance is a compare-and-set on
+			// the position it last saw: it fails, the chunk is leased again
+			// from the durable position, and the lost batches move again.
+			// (Any synchronous commit after it, such as Complete, flushes
+			// it too.) Employees bench: 7.25 s against 7.74 s.
+			if _, err := tx.Exec(r.work, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			var err error
+			*res, err = tw.WriteTx(r.work, tx, es.Target, batch, opts)
+			if err != nil {
+				return err
+			}
+			prog.Written = res.Written
+			prog.Rejects = r.rejectRows(es, rows, res.Rejects)
+			return r.l.Advance(r.work, tx, c, *prog, r.opts.LeaseTTL)
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		opts.Fresh = false
+		var err error
+		if *res, err = es.Sink.Write(r.work, es.Target, batch, opts); err != nil {
+			return err
+		}
+		prog.Written = res.Written
+		prog.Rejects = r.rejectRows(es, rows, res.Rejects)
+		if err := r.l.Advance(r.work, nil, c, *prog, r.opts.LeaseTTL); err != nil {
+			return err
 		}
 	}
 	return nil

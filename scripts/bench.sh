@@ -15,11 +15,16 @@
 #   audit   `transit audit --entity salaries` (the largest table), against
 #           one plain sources/mysql scan of it (bench/ceiling); then the
 #           whole data set once
+#   limits  the move with limits configured on both stores but not binding
+#           (bench/employees-limits.yaml: huge rows_per_second, a throttle
+#           query that never fires, breakers) against the plain move,
+#           alternating BENCH_LIMITS_ROUNDS times; the border's overhead
 #
 # Environment:
 #   BENCH_ONLY       sections to run, comma or space separated (default: all)
 #   BENCH_SCALE      size multiplier of the generated database (default 1)
 #   BENCH_WORKERS    transit run --workers (default 3, transit's own default)
+#   BENCH_LIMITS_ROUNDS  plain/limited move pairs of the limits section (default 2)
 #   BENCH_RSS_SCALE  e.g. 4: also move a database that many times larger
 #                    (transit_bench4) and compare transit's peak RSS
 #   BENCH_MYSQL_URL  source database (default mysql://root@127.0.0.1:3306/transit_bench)
@@ -31,11 +36,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=(go move verify audit)
+SECTIONS=(go move verify audit limits)
 BENCH_ONLY=${BENCH_ONLY:-${SECTIONS[*]}}
 BENCH_SCALE=${BENCH_SCALE:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-3}
 BENCH_RSS_SCALE=${BENCH_RSS_SCALE:-}
+BENCH_LIMITS_ROUNDS=${BENCH_LIMITS_ROUNDS:-2}
 export BENCH_MYSQL_URL=${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/transit_bench}
 export BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/transit_bench?sslmode=disable}
 PLAN=bench/employees.yaml
@@ -315,9 +321,9 @@ transit_move() {
 # ---------------------------------------------------------------- sections
 
 bench_go() {
-  say "Go benchmarks: ./sources/... ./sinks/... (-benchtime 2s)"
+  say "Go benchmarks: ./sources/... ./sinks/... ./border (-benchtime 2s)"
   local rc
-  { go test -run '^$' -bench . -benchtime 2s -benchmem ./sources/... ./sinks/... 2>&1; echo $? >"$OUT/go-bench.rc"; } |
+  { go test -run '^$' -bench . -benchtime 2s -benchmem ./sources/... ./sinks/... ./border 2>&1; echo $? >"$OUT/go-bench.rc"; } |
     tee "$OUT/go-bench.txt" | grep -E '^(Benchmark|ok|FAIL|---|panic|pkg|cpu)' || true
   rc=$(cat "$OUT/go-bench.rc")
   if [ "$rc" != 0 ]; then
@@ -694,6 +700,31 @@ bench_audit() {
   else
     summary "audit: whole data set (6 tables)" "FAILED (see bench/out/audit-all.* and audit-scan-all.log)"
   fi
+}
+
+# bench_limits: the border's overhead when nothing binds. The plain and the
+# limited move alternate, so a change in the machine's load hits both; the
+# best wall time of each is compared (target: at most 3% slower).
+bench_limits() {
+  local db total i plain='' limited='' overhead
+  db=$(url_db "$BENCH_MYSQL_URL")
+  say "limits: the move with limits that never bind, against the plain move"
+  build_gen
+  ensure_legacy "$BENCH_SCALE" "$db"
+  total=$(expected_total "$BENCH_SCALE")
+  for ((i = 1; i <= BENCH_LIMITS_ROUNDS; i++)); do
+    PLAN=bench/employees.yaml transit_move "$BENCH_SCALE" "$BENCH_MYSQL_URL" "$BENCH_PG_URL" "limits-plain-$i"
+    [ "$MOVE_OK" = 1 ] || { FAILED=1; summary "limits: border overhead" "FAILED (see bench/out/limits-plain-$i.log)"; return; }
+    note "plain   ${MOVE_WALL}s"
+    plain=$(awk -v a="$plain" -v b="$MOVE_WALL" 'BEGIN { print (a == "" || b < a) ? b : a }')
+    PLAN=bench/employees-limits.yaml transit_move "$BENCH_SCALE" "$BENCH_MYSQL_URL" "$BENCH_PG_URL" "limits-limited-$i"
+    [ "$MOVE_OK" = 1 ] || { FAILED=1; summary "limits: border overhead" "FAILED (see bench/out/limits-limited-$i.log)"; return; }
+    note "limited ${MOVE_WALL}s"
+    limited=$(awk -v a="$limited" -v b="$MOVE_WALL" 'BEGIN { print (a == "" || b < a) ? b : a }')
+  done
+  overhead=$(awk -v l="$limited" -v p="$plain" 'BEGIN { printf "%.1f", (l / p - 1) * 100 }')
+  summary "limits: move with non-binding limits" "${limited} s against ${plain} s plain (best of $BENCH_LIMITS_ROUNDS each, $(grouped "$total") rows)"
+  summary "limits: border overhead" "${overhead}% ($(verdict "$overhead" '<=' 3) ≤ 3%)"
 }
 
 # ---------------------------------------------------------------- main

@@ -120,7 +120,7 @@ func (s *Set) Source(ctx context.Context, name string) (sources.Source, error) {
 	case "mysql":
 		src, err = mysql.Open(ctx, st.URL)
 	case "postgres":
-		src, err = pgsrc.Open(ctx, st.URL, st.Schema)
+		src, err = pgsrc.Open(ctx, capURL(st), st.Schema)
 	case "sqlite":
 		addr = s.path(st)
 		src, err = sqlite.Open(ctx, addr)
@@ -140,6 +140,7 @@ func (s *Set) Source(ctx context.Context, name string) (sources.Source, error) {
 	if err != nil {
 		return nil, &ConnectError{Store: name, Kind: st.Kind, Addr: addr, Err: err}
 	}
+	capDB(st, src)
 	s.sources[name] = src
 	return src, nil
 }
@@ -162,7 +163,7 @@ func (s *Set) Sink(ctx context.Context, name string) (sinks.Sink, error) {
 	if err := ensureDatabase(ctx, st.URL); err != nil {
 		return nil, &ConnectError{Store: name, Kind: st.Kind, Addr: plan.RedactURL(st.URL), Err: err}
 	}
-	sk, err := pgsink.Open(ctx, st.URL, st.Schema)
+	sk, err := pgsink.Open(ctx, capURL(st), st.Schema)
 	if err != nil {
 		return nil, &ConnectError{Store: name, Kind: st.Kind, Addr: plan.RedactURL(st.URL), Err: err}
 	}
@@ -196,6 +197,9 @@ func (s *Set) Pool(ctx context.Context, name string) (*pgxpool.Pool, error) {
 		return nil, wrap(err)
 	}
 	cfg.MaxConns = 8
+	if n := maxConns(st); n > 0 && int32(n) < cfg.MaxConns {
+		cfg.MaxConns = int32(n)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err == nil {
 		err = pool.Ping(ctx)

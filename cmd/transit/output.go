@@ -78,11 +78,15 @@ func (p *progress) update(ents []port.EntityProgress) {
 			if e.Read == 0 && e.Planned == 0 {
 				continue
 			}
-			line, _ := json.Marshal(map[string]any{
+			obj := map[string]any{
 				"event": "progress", "entity": e.Entity, "mode": e.Mode, "rows_planned": e.Planned,
 				"rows_read": e.Read, "rows_written": e.Written, "rows_rejected": e.Rejected,
 				"rows_per_s": int64(rateOf(e)),
-			})
+			}
+			if e.Throttled {
+				obj["throttled"] = true
+			}
+			line, _ := json.Marshal(obj)
 			fmt.Fprintf(p.w, "%s\n", line)
 		}
 		return
@@ -108,8 +112,12 @@ func (p *progress) update(ents []port.EntityProgress) {
 		}
 		const barW = 24
 		fill := int(frac * barW)
-		fmt.Fprintf(&b, "\x1b[2K%-*s [%s%s] %3.0f%% %10d rows %9.0f rows/s  ETA %s\n", width, e.Entity,
-			strings.Repeat("█", fill), strings.Repeat("·", barW-fill), frac*100, e.Read, rate, eta)
+		throttled := ""
+		if e.Throttled {
+			throttled = "  throttled"
+		}
+		fmt.Fprintf(&b, "\x1b[2K%-*s [%s%s] %3.0f%% %10d rows %9.0f rows/s  ETA %s%s\n", width, e.Entity,
+			strings.Repeat("█", fill), strings.Repeat("·", barW-fill), frac*100, e.Read, rate, eta, throttled)
 	}
 	p.lines = len(ents)
 	io.WriteString(p.w, b.String())

@@ -187,6 +187,7 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 		SameDB:    func(store string) bool { return set.SameDatabase(ls.Name, store) },
 		Log:       log,
 		Progress:  prog.update,
+		Probe:     set.Probe,
 	})
 	prog.close()
 	if res != nil {
