@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the local servers the tests and demos use answer: PostgreSQL
-# (5432), MariaDB (3306), Redis (6379). Starts one that is installed but
+# (5432), MariaDB (3306), Redis (6379), and pgbouncer (6432) in front of
+# PostgreSQL. Starts one that is installed but
 # stopped; says what to install when it is not there. Honours DATABASE_URL
 # (then PostgreSQL is assumed to be managed elsewhere).
 set -u
@@ -23,4 +24,34 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 need MariaDB 3306 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd' mariadb-server
 need Redis 6379 'mkdir -p /var/lib/redis /var/log/redis; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log' redis-server
+# pgbouncer (6432): transaction pooling in front of the local PostgreSQL, with
+# scripts/pgbouncer/pgbouncer.ini. It refuses to run as root, so it runs as
+# the postgres user; pidfile and log are in /tmp/transit-pgbouncer.
+pgbouncer_service() {
+  open 6432 && return 0
+  if [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; then
+    if ! command -v pgbouncer >/dev/null && [ "$(id -u)" = 0 ]; then
+      echo "services: installing pgbouncer" >&2
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -q pgbouncer >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbouncer >/dev/null 2>&1; }
+    fi
+    if command -v pgbouncer >/dev/null; then
+      local dir=/tmp/transit-pgbouncer here
+      here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+      mkdir -p "$dir" && cp "$here/pgbouncer/pgbouncer.ini" "$here/pgbouncer/userlist.txt" "$dir/"
+      if [ "$(id -u)" = 0 ]; then
+        chown -R postgres "$dir" && pgbouncer -d -u postgres "$dir/pgbouncer.ini" >/dev/null 2>&1
+      else
+        pgbouncer -d "$dir/pgbouncer.ini" >/dev/null 2>&1
+      fi
+      wait_port 6432 && return 0
+    fi
+  fi
+  echo "services: pgbouncer is not answering on 127.0.0.1:6432. Install it with 'apt-get install pgbouncer' and start it with: pgbouncer -d -u postgres scripts/pgbouncer/pgbouncer.ini (or make services as root)" >&2
+  status=1
+}
+if [ -z "${DATABASE_URL:-}" ]; then
+  pgbouncer_service
+fi
 exit $status
