@@ -87,7 +87,7 @@ func TestTwoProcessesShareARunThroughPgbouncer(t *testing.T) {
 	// Leases carried no backend pid: through the pooler it is not the
 	// process's own.
 	if n := pgScalar(t, direct, "SELECT count(*) FROM transit.chunks WHERE done_by ~ ':0$'"); n != pgScalar(t, direct, "SELECT count(*) FROM transit.chunks") {
-		t.Errorf("%s chunks done by an owner without pid 0", n)
+		t.Errorf("%s chunks done by an owner with pid 0, want all", n)
 	}
 }
 
