@@ -40,6 +40,10 @@ pgbouncer_service() {
       local dir=/tmp/transit-pgbouncer here
       here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
       mkdir -p "$dir" && cp "$here/pgbouncer/pgbouncer.ini" "$here/pgbouncer/userlist.txt" "$dir/"
+      # a pidfile left by a pgbouncer that died keeps a new one from starting
+      if [ -f "$dir/pgbouncer.pid" ] && ! kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null; then
+        rm -f "$dir/pgbouncer.pid"
+      fi
       if [ "$(id -u)" = 0 ]; then
         chown -R postgres "$dir" && pgbouncer -d -u postgres "$dir/pgbouncer.ini" >/dev/null 2>&1
       else
