@@ -24,6 +24,7 @@ package pgconf
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -101,10 +102,19 @@ func configure(ctx context.Context, cfg *pgx.ConnConfig) error {
 	return nil
 }
 
+// probed remembers each server's answer (by host, port, user and
+// database) for the life of the process: a run opens several pools on the
+// same database, and a probe costs a connection.
+var probed sync.Map
+
 // probe connects once and compares the pid of the login's cancel key with
 // the server's backend pid: they differ only when something in between
 // answered the login.
 func probe(ctx context.Context, cfg *pgx.ConnConfig) (bool, error) {
+	key := fmt.Sprintf("%s\x00%d\x00%s\x00%s", cfg.Host, cfg.Port, cfg.User, cfg.Database)
+	if v, ok := probed.Load(key); ok {
+		return v.(bool), nil
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 	if err != nil {
 		// Let the caller's own connect report it (ensureDatabase creates
@@ -116,5 +126,7 @@ func probe(ctx context.Context, cfg *pgx.ConnConfig) (bool, error) {
 	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
 		return false, fmt.Errorf("probe for a connection pooler: %w", err)
 	}
-	return pid != conn.PgConn().PID(), nil
+	pooled := pid != conn.PgConn().PID()
+	probed.Store(key, pooled)
+	return pooled, nil
 }
