@@ -1,8 +1,9 @@
 // Package ledger keeps transit's own state in a PostgreSQL schema named
 // transit: runs, chunk leases and checkpoints, catch-up watermarks, rejects,
 // and the results of verify and audit. The schema has versioned migrations
-// of its own (migrations/NNN_name.sql), applied in order under an advisory
-// lock so concurrent processes agree.
+// of its own (migrations/NNN_name.sql), applied in order in one transaction
+// under a transaction-scoped advisory lock so concurrent processes agree
+// (through a transaction-pooling pooler too).
 package ledger
 
 import (
@@ -73,49 +74,45 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockMigrate); err != nil {
-		return fmt.Errorf("ledger: lock: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockMigrate) //nolint:errcheck
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS transit;
+	// One transaction under a transaction-scoped advisory lock: that holds
+	// through a transaction-pooling pooler too, where a session lock would
+	// stay behind on whichever server connection took it.
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockMigrate); err != nil {
+			return fmt.Errorf("ledger: lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS transit;
 		CREATE TABLE IF NOT EXISTS transit.schema_migrations (
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("ledger: create schema: %w", err)
-	}
-	applied := map[int]bool{}
-	rows, err := conn.Query(ctx, "SELECT version FROM transit.schema_migrations")
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return err
+			return fmt.Errorf("ledger: create schema: %w", err)
 		}
-		applied[v] = true
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, m := range ms {
-		if applied[m.Version] {
-			continue
+		applied := map[int]bool{}
+		rows, err := tx.Query(ctx, "SELECT version FROM transit.schema_migrations")
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
 		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO transit.schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("ledger: migration %03d_%s: %w", m.Version, m.Name, err)
+			applied[v] = true
 		}
-	}
-	return nil
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if applied[m.Version] {
+				continue
+			}
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("ledger: migration %03d_%s: %w", m.Version, m.Name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO transit.schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+				return fmt.Errorf("ledger: migration %03d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+		return nil
+	})
+	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/transitdb/transit/internal/pgconf"
 	"github.com/transitdb/transit/record"
 )
 
@@ -20,13 +21,37 @@ import (
 // connection for its whole life: the backend pid of that session marks the
 // leases this process owns, so when the process dies (kill -9 included)
 // the server closes the session and other processes take the chunks over
-// at once instead of waiting for the lease to expire.
+// at once instead of waiting for the lease to expire. Through a
+// transaction-pooling pooler (see internal/pgconf) leases carry no pid and
+// a dead process's chunks are taken over when their lease expires.
 type Ledger struct {
 	Pool    *pgxpool.Pool
 	Owner   string
 	mu      sync.Mutex // guards session and pid
 	session *pgxpool.Conn
 	pid     int32
+	pooled  bool // through a transaction pooler: no stable backend pid
+}
+
+// sessionPid is the backend pid that marks this process's leases, or 0
+// when the ledger is reached through a transaction-pooling pooler: there
+// the pid is that of whichever server connection answered, alive whether
+// or not this process is, so leases are judged by their TTL alone.
+func (l *Ledger) sessionPid(ctx context.Context, conn *pgxpool.Conn) (int32, error) {
+	if l.pooled {
+		return 0, nil
+	}
+	var pid int32
+	err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid)
+	return pid, err
+}
+
+// leasePid is the pid to store with a lease: NULL when it has none.
+func leasePid(pid int32) any {
+	if pid == 0 {
+		return nil
+	}
+	return pid
 }
 
 // Open migrates the ledger and takes the session connection.
@@ -38,13 +63,15 @@ func Open(ctx context.Context, pool *pgxpool.Pool) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	var pid int32
-	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+	l := &Ledger{Pool: pool, pooled: pgconf.Pooled(pool.Config().ConnConfig)}
+	pid, err := l.sessionPid(ctx, conn)
+	if err != nil {
 		conn.Release()
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	host, _ := os.Hostname()
-	return &Ledger{Pool: pool, session: conn, pid: pid, Owner: fmt.Sprintf("%s:%d:%d", host, os.Getpid(), pid)}, nil
+	l.session, l.pid, l.Owner = conn, pid, fmt.Sprintf("%s:%d:%d", host, os.Getpid(), pid)
+	return l, nil
 }
 
 // Close releases the session connection.
@@ -264,8 +291,8 @@ func (l *Ledger) ensureSession(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	var pid int32
-	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+	pid, err := l.sessionPid(ctx, conn)
+	if err != nil {
 		conn.Release()
 		return fmt.Errorf("ledger: %w", err)
 	}
@@ -305,14 +332,14 @@ func (l *Ledger) lease(ctx context.Context, runID int64, ttl time.Duration, enti
 			JOIN transit.run_entities e ON e.run_id = k.run_id AND e.entity = k.entity
 			WHERE k.run_id = $1 AND k.status = 'pending' AND ($5::text[] IS NULL OR k.entity = ANY($5))
 			  AND (k.lease_owner IS NULL OR k.lease_until < now()
-			       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = k.lease_pid))
+			       OR (k.lease_pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = k.lease_pid)))
 			  AND ($6 = 0 OR (k.open AND (SELECT count(*) FROM transit.chunks j
 			       WHERE j.run_id = k.run_id AND j.entity = k.entity AND j.status = 'pending'
 			         AND NOT j.open AND j.lease_owner IS NULL) < $6))
 			ORDER BY e.priority, k.chunk_no, k.entity
 			LIMIT 1 FOR UPDATE OF k SKIP LOCKED)
 		RETURNING c.run_id, c.entity, c.chunk_no, c.lo, c.hi, c.position, c.max_version, c.attempts, c.open`,
-		runID, l.Owner, pid, ttl.Milliseconds(), entities, ahead).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
+		runID, l.Owner, leasePid(pid), ttl.Milliseconds(), entities, ahead).Scan(&c.RunID, &c.Entity, &c.No, &lo, &hi, &pos, &mv, &c.Attempts, &c.Open)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -498,7 +525,7 @@ func (l *Ledger) RunStatus(ctx context.Context, runID int64, entities []string) 
 	err := l.Pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE status = 'pending'),
 			count(*) FILTER (WHERE status = 'pending' AND lease_owner IS NOT NULL AND lease_until >= now()
-				AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.lease_pid)),
+				AND (c.lease_pid IS NULL OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = c.lease_pid))),
 			count(*) FILTER (WHERE status = 'done'),
 			(SELECT status FROM transit.runs WHERE id = $1)
 		FROM transit.chunks c WHERE run_id = $1 AND ($2::text[] IS NULL OR entity = ANY($2))`, runID, entities).Scan(&s.Pending, &s.Leased, &s.Done, &s.RunStatus)
@@ -527,29 +554,35 @@ func (l *Ledger) ClaimIndexes(ctx context.Context, runID int64, entity string) (
 	return tag.RowsAffected() == 1, nil
 }
 
-// TryFinishLock takes the session advisory lock that lets one process run
-// a run's final steps. The caller must call the returned unlock.
+// TryFinishLock takes the advisory lock that lets one process run a run's
+// final steps. The caller must call the returned unlock. The lock is
+// transaction-scoped, held by an open transaction on a connection of its
+// own until unlock, so that it holds through a transaction-pooling pooler
+// too (which keeps that transaction on one server connection), and a
+// process that dies lets go of it with its connection.
 func (l *Ledger) TryFinishLock(ctx context.Context, plan string) (bool, func(), error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.ensureSession(ctx); err != nil {
-		return false, func() {}, err
+	conn, err := l.Pool.Acquire(ctx)
+	if err != nil {
+		return false, func() {}, fmt.Errorf("ledger: %w", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		conn.Release()
+		return false, func() {}, fmt.Errorf("ledger: %w", err)
 	}
 	var ok bool
 	key := planLock(plan) ^ 0x5a5a
-	sess := l.session
-	if err := sess.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", key).Scan(&ok); err != nil || !ok {
+		tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+		conn.Release()
 		return false, func() {}, err
 	}
-	if !ok {
-		return false, func() {}, nil
-	}
+	var once sync.Once
 	return true, func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if sess == l.session {
-			sess.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key) //nolint:errcheck
-		}
+		once.Do(func() {
+			tx.Rollback(context.Background()) //nolint:errcheck
+			conn.Release()
+		})
 	}, nil
 }
 

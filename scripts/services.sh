@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the local servers the tests and demos use answer: PostgreSQL
-# (5432), MariaDB (3306); starts Redis (6379) when installed (no test needs it
-# yet). Starts one that is installed but stopped; says what to install when it
+# (5432), MariaDB (3306), Redis (6379) and pgbouncer (6432, transaction
+# pooling in front of PostgreSQL). Starts one that is installed but stopped; says what to install when it
 # is not there. Installs the test tools (Chromium) as root or under CI, so
 # `go test` never installs anything. Honours DATABASE_URL (then PostgreSQL is
 # assumed to be managed elsewhere).
@@ -47,15 +47,10 @@ mariadb_service() {
   need MariaDB 3306 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd' mariadb-server
 }
 
-# Redis: no test needs it yet, so start it when installed and never fail.
-# When a test needs it, replace the body with:
-#   need Redis 6379 "$redis_start" redis-server
+# Redis: the sinks/redis tests use it.
 redis_start='mkdir -p /var/lib/redis /var/log/redis; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log'
 redis_service() {
-  open 6379 && return 0
-  command -v redis-server >/dev/null || return 0
-  may_install && { bash -c "$redis_start" >/dev/null 2>&1 || true; }
-  return 0
+  need Redis 6379 "$redis_start" redis-server
 }
 
 # Chromium renders the HTML audit report in audit's TestHTML (which fails
@@ -70,9 +65,42 @@ chromium_tool() {
   status=1
 }
 
+# pgbouncer (6432): transaction pooling in front of the local PostgreSQL, with
+# scripts/pgbouncer/pgbouncer.ini. It refuses to run as root, so it runs as
+# the postgres user; pidfile and log are in /tmp/transit-pgbouncer.
+pgbouncer_service() {
+  open 6432 && return 0
+  if [ -n "${CI:-}" ] || [ "$(id -u)" = 0 ]; then
+    if ! command -v pgbouncer >/dev/null && [ "$(id -u)" = 0 ]; then
+      echo "services: installing pgbouncer" >&2
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -q pgbouncer >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbouncer >/dev/null 2>&1; }
+    fi
+    if command -v pgbouncer >/dev/null; then
+      local dir=/tmp/transit-pgbouncer here
+      here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+      mkdir -p "$dir" && cp "$here/pgbouncer/pgbouncer.ini" "$here/pgbouncer/userlist.txt" "$dir/"
+      # a pidfile left by a pgbouncer that died keeps a new one from starting
+      if [ -f "$dir/pgbouncer.pid" ] && ! kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null; then
+        rm -f "$dir/pgbouncer.pid"
+      fi
+      if [ "$(id -u)" = 0 ]; then
+        chown -R postgres "$dir" && pgbouncer -d -u postgres "$dir/pgbouncer.ini" >/dev/null 2>&1
+      else
+        pgbouncer -d "$dir/pgbouncer.ini" >/dev/null 2>&1
+      fi
+      wait_port 6432 && return 0
+    fi
+  fi
+  echo "services: pgbouncer is not answering on 127.0.0.1:6432. Install it with 'apt-get install pgbouncer' and start it with: pgbouncer -d -u postgres scripts/pgbouncer/pgbouncer.ini (or make services as root)" >&2
+  status=1
+}
+
 # ---- The list: add a line for a new function. ----
 postgres_service
 mariadb_service
 redis_service
 chromium_tool
+[ -n "${DATABASE_URL:-}" ] || pgbouncer_service
 exit $status

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/transitdb/transit/border"
+	"github.com/transitdb/transit/internal/pgconf"
 	"github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/sinks"
@@ -192,7 +193,7 @@ func (s *Set) Pool(ctx context.Context, name string) (*pgxpool.Pool, error) {
 	if err := ensureDatabase(ctx, st.URL); err != nil {
 		return nil, wrap(err)
 	}
-	cfg, err := pgxpool.ParseConfig(st.URL)
+	cfg, err := pgconf.PoolConfig(ctx, st.URL)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -251,17 +252,17 @@ func (s *Set) Close() error {
 // says it does not exist (SQLSTATE 3D000), connecting to the maintenance
 // database "postgres" with the same credentials.
 func ensureDatabase(ctx context.Context, rawURL string) error {
-	conn, err := pgx.Connect(ctx, rawURL)
+	cfg, err := pgconf.ConnConfig(ctx, rawURL)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 	if err == nil {
 		return conn.Close(ctx)
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
 		return err
-	}
-	cfg, perr := pgx.ParseConfig(rawURL)
-	if perr != nil {
-		return perr
 	}
 	db := cfg.Database
 	cfg.Database = "postgres"

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transitdb/transit/internal/pgconf"
 	"github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/sinks"
 )
@@ -46,7 +47,7 @@ func Open(ctx context.Context, url, schema string) (*Sink, error) {
 	if schema == "" {
 		schema = "public"
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := pgconf.PoolConfig(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres sink: parse %s: %s", RedactURL(url), redactErr(err, url))
 	}

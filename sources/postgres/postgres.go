@@ -27,6 +27,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transitdb/transit/internal/pgconf"
 	redactpkg "github.com/transitdb/transit/internal/redact"
 	"github.com/transitdb/transit/sources"
 )
@@ -47,7 +48,7 @@ var _ sources.Getter = (*Source)(nil)
 // Open connects to url (a postgres:// URL or key=value DSN) and reads
 // tables of schema (default "public"). Errors never contain the password.
 func Open(ctx context.Context, url string, schema string) (*Source, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := pgconf.PoolConfig(ctx, url)
 	if err != nil {
 		return nil, redact(fmt.Errorf("postgres: parse connection string: %w", err), url)
 	}
