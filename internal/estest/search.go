@@ -15,7 +15,6 @@ type hit struct {
 	ix  *index
 	id  string
 	d   *doc
-	src map[string]any
 	srt []any
 }
 

@@ -111,11 +111,38 @@ func testPITWalk(t *testing.T, es esClient, n int) {
 	r = search(t, es, name, map[string]any{"pit": map[string]any{"id": pitID}})
 	want(t, r, 400)
 
+	// Walk twice: on a unique key, and on a key with ties where only the
+	// implicit _shard_doc tiebreak keeps pages from overlapping.
+	for _, srt := range [][]any{
+		{map[string]any{"price": "asc"}, map[string]any{"doc_id": "asc"}},
+		{map[string]any{"price": "desc"}},
+	} {
+		pitID = walkPIT(t, es, pitID, srt, n)
+	}
+	r = do(t, es, esapi.ClosePointInTimeRequest{Body: jsonBody(map[string]any{"id": pitID})})
+	want(t, r, 200)
+	r = do(t, es, esapi.ClosePointInTimeRequest{Body: jsonBody(map[string]any{"id": pitID})})
+	want(t, r, 404)
+	r = search(t, es, "", map[string]any{"pit": map[string]any{"id": pitID}})
+	want(t, r, 404)
+	var rc string
+	if e, ok := r.Body["error"].(map[string]any); ok {
+		b, _ := json.Marshal(e["root_cause"])
+		rc = string(b)
+	}
+	if r.rootCauseType() != "search_context_missing_exception" {
+		t.Fatalf("closed pit: %s", rc)
+	}
+}
+
+func walkPIT(t *testing.T, es esClient, pitID string, srt []any, n int) string {
+	t.Helper()
+	var r resp
 	seen := map[string]int{}
 	var after []any
 	for pages := 0; ; pages++ {
 		body := map[string]any{"size": 1000, "pit": map[string]any{"id": pitID, "keep_alive": "1m"},
-			"sort": []any{map[string]any{"price": "asc"}, map[string]any{"doc_id": "asc"}}, "track_total_hits": false}
+			"sort": srt, "track_total_hits": false}
 		if after != nil {
 			body["search_after"] = after
 		}
@@ -132,7 +159,7 @@ func testPITWalk(t *testing.T, es esClient, n int) {
 			seen[x["_id"].(string)]++
 		}
 		after = h[len(h)-1]["sort"].([]any)
-		if len(after) != 3 {
+		if len(after) != len(srt)+1 {
 			t.Fatalf("sort values should carry the implicit _shard_doc tiebreak: %v", after)
 		}
 		if pages > n {
@@ -147,18 +174,5 @@ func testPITWalk(t *testing.T, es esClient, n int) {
 			t.Fatalf("%s seen %d times", id, c)
 		}
 	}
-	r = do(t, es, esapi.ClosePointInTimeRequest{Body: jsonBody(map[string]any{"id": pitID})})
-	want(t, r, 200)
-	r = do(t, es, esapi.ClosePointInTimeRequest{Body: jsonBody(map[string]any{"id": pitID})})
-	want(t, r, 404)
-	r = search(t, es, "", map[string]any{"pit": map[string]any{"id": pitID}})
-	want(t, r, 404)
-	var rc string
-	if e, ok := r.Body["error"].(map[string]any); ok {
-		b, _ := json.Marshal(e["root_cause"])
-		rc = string(b)
-	}
-	if r.rootCauseType() != "search_context_missing_exception" {
-		t.Fatalf("closed pit: %s", rc)
-	}
+	return pitID
 }
