@@ -94,7 +94,6 @@ func (f *Faults) Reset() {
 	f.dropBefore, f.dropAfter, f.omit, f.itemRate, f.itemIDs = 0, 0, false, 0, nil
 }
 
-
 const rejectReason = "rejected execution of coordinating operation [coordinating_and_primary_bytes=104857600, replica_bytes=0, all_bytes=104857600, coordinating_operation_bytes=2048, max_coordinating_and_primary_bytes=104857600]"
 
 func (f *Faults) itemFault(id string) map[string]any {
