@@ -1,0 +1,300 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/transitdb/transit/internal/testenv"
+)
+
+func client(t testing.TB) (*goredis.Client, string) {
+	t.Helper()
+	addr := os.Getenv("TRANSIT_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	ctx := context.Background()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Redis is not available (CI is set, so this fails): %v", err)
+		}
+		t.Skipf("Redis is not available: %v", err)
+	}
+	prefix := testenv.Unique("transit_t") + ":"
+	t.Cleanup(func() {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, prefix+"*", 1000).Result()
+			if err != nil {
+				break
+			}
+			if len(keys) > 0 {
+				c.Del(ctx, keys...)
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
+		c.Close()
+	})
+	return c, prefix
+}
+
+func writer(t testing.TB, c *goredis.Client, o Options) *Writer {
+	t.Helper()
+	w, err := New(c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func write(t testing.TB, w *Writer, recs ...Record) Result {
+	t.Helper()
+	res, err := w.Write(context.Background(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func up(id int, name string, v uint64) Record {
+	return Record{Fields: map[string]any{"id": id, "name": name}, Version: v}
+}
+
+func TestVersionCAS(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	w := writer(t, c, Options{KeyTemplate: p + "c:{id}"})
+	if r := write(t, w, up(1, "b", 20)); r.Written != 1 {
+		t.Fatalf("first write: %+v", r)
+	}
+	if r := write(t, w, up(1, "a", 10)); r.Written != 0 || r.Skipped != 1 {
+		t.Fatalf("older write applied: %+v", r)
+	}
+	if r := write(t, w, up(1, "x", 20)); r.Written != 0 {
+		t.Fatalf("equal version applied: %+v", r)
+	}
+	got := c.HGetAll(ctx, p+"c:1").Val()
+	if got["name"] != "b" || got["_v"] != padVersion(20) {
+		t.Fatalf("stored %v", got)
+	}
+	if r := write(t, w, up(1, "c", 30)); r.Written != 1 {
+		t.Fatalf("newer write: %+v", r)
+	}
+	if got := c.HGet(ctx, p+"c:1", "name").Val(); got != "c" {
+		t.Fatalf("name = %q", got)
+	}
+	// Versions past 2^53 still compare exactly.
+	big := uint64(1<<63 + 1)
+	write(t, w, up(1, "big", big))
+	write(t, w, up(1, "less", big-1))
+	if got := c.HGet(ctx, p+"c:1", "name").Val(); got != "big" {
+		t.Fatalf("name = %q after big versions", got)
+	}
+}
+
+func TestDeleteThenStaleUpsert(t *testing.T) {
+	for _, f := range []Format{FormatHash, FormatJSON} {
+		t.Run(string(f), func(t *testing.T) {
+			c, p := client(t)
+			ctx := context.Background()
+			w := writer(t, c, Options{KeyTemplate: p + "c:{id}", Format: f})
+			write(t, w, up(1, "a", 10))
+			if r := write(t, w, Record{Fields: map[string]any{"id": 1}, Version: 5, Delete: true}); r.Written != 0 {
+				t.Fatalf("older delete applied: %+v", r)
+			}
+			if n := c.Exists(ctx, p+"c:1").Val(); n != 1 {
+				t.Fatal("older delete removed the key")
+			}
+			if r := write(t, w, Record{Fields: map[string]any{"id": 1}, Version: 20, Delete: true}); r.Written != 1 {
+				t.Fatalf("delete: %+v", r)
+			}
+			if n := c.Exists(ctx, p+"c:1").Val(); n != 0 {
+				t.Fatal("key still there after delete")
+			}
+			if r := write(t, w, up(1, "stale", 15)); r.Written != 0 {
+				t.Fatalf("stale upsert resurrected the key: %+v", r)
+			}
+			if n := c.Exists(ctx, p+"c:1").Val(); n != 0 {
+				t.Fatal("stale upsert resurrected the key")
+			}
+			if ttl := c.PTTL(ctx, p+"c:1"+TombSuffix).Val(); ttl <= 0 {
+				t.Fatalf("tombstone ttl = %v", ttl)
+			}
+			if r := write(t, w, up(1, "new", 21)); r.Written != 1 {
+				t.Fatalf("newer upsert after delete: %+v", r)
+			}
+		})
+	}
+}
+
+func TestTTL(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	for _, f := range []Format{FormatHash, FormatJSON} {
+		w := writer(t, c, Options{KeyTemplate: p + string(f) + ":{id}", Format: f, TTL: time.Minute})
+		write(t, w, up(1, "a", 1))
+		ttl := c.PTTL(ctx, p+string(f)+":1").Val()
+		if ttl <= 0 || ttl > time.Minute {
+			t.Fatalf("%s: ttl = %v", f, ttl)
+		}
+	}
+	w := writer(t, c, Options{KeyTemplate: p + "none:{id}"})
+	write(t, w, up(1, "a", 1))
+	if ttl := c.PTTL(ctx, p+"none:1").Val(); ttl != -1 {
+		t.Fatalf("no-TTL key has ttl %v", ttl)
+	}
+}
+
+func TestFormatsAndColumns(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	fields := map[string]any{"id": 7, "name": "ann", "note": nil, "blob": []byte("xy"), "secret": "s"}
+	cols := []string{"id", "name", "note", "blob"}
+	wh := writer(t, c, Options{KeyTemplate: p + "h:{id}", Columns: cols})
+	wj := writer(t, c, Options{KeyTemplate: p + "j:{id}", Format: FormatJSON, Columns: cols})
+	write(t, wh, Record{Fields: fields, Version: 3})
+	write(t, wj, Record{Fields: fields, Version: 3})
+	h := c.HGetAll(ctx, p+"h:7").Val()
+	want := map[string]string{"_v": padVersion(3), "id": "7", "name": "ann", "blob": "xy"}
+	if fmt.Sprint(h) != fmt.Sprint(want) {
+		t.Fatalf("hash = %v, want %v", h, want)
+	}
+	var doc struct {
+		V    string         `json:"_v"`
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(c.Get(ctx, p+"j:7").Val()), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.V != padVersion(3) || doc.Data["name"] != "ann" || doc.Data["blob"] != "xy" ||
+		doc.Data["note"] != nil || len(doc.Data) != 4 {
+		t.Fatalf("json = %+v", doc)
+	}
+	// An update drops fields the new row no longer has.
+	write(t, wh, Record{Fields: map[string]any{"id": 7, "name": nil}, Version: 4})
+	if h := c.HGetAll(ctx, p+"h:7").Val(); len(h) != 2 || h["id"] != "7" {
+		t.Fatalf("hash after update = %v", h)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	c, p := client(t)
+	w := writer(t, c, Options{KeyTemplate: p + "o:{org}:{id}"})
+	res := write(t, w,
+		Record{Fields: map[string]any{"org": 1, "id": 1}, Version: 1},
+		Record{Fields: map[string]any{"id": 2}, Version: 1},
+		Record{Fields: map[string]any{"org": nil, "id": 3}, Version: 1},
+		Record{Fields: map[string]any{"org": 1, "id": 4, "_v": 9}, Version: 1},
+	)
+	if res.Written != 1 || len(res.Rejects) != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	for i, r := range res.Rejects {
+		if r.Row != i+1 || r.Reason == "" {
+			t.Fatalf("reject %d = %+v", i, r)
+		}
+	}
+	if !strings.Contains(res.Rejects[1].Reason, "NULL") {
+		t.Fatalf("reason %q", res.Rejects[1].Reason)
+	}
+	if _, err := New(c, Options{KeyTemplate: "nofield"}); err == nil {
+		t.Fatal("template without field accepted")
+	}
+}
+
+func TestReplayIsNoop(t *testing.T) {
+	c, p := client(t)
+	w := writer(t, c, Options{KeyTemplate: p + "r:{id}", Format: FormatJSON})
+	var batch []Record
+	for i := range 50 {
+		batch = append(batch, up(i, fmt.Sprint("n", i), uint64(100+i)))
+	}
+	batch = append(batch, Record{Fields: map[string]any{"id": 3}, Version: 500, Delete: true})
+	if r := write(t, w, batch...); r.Written != 51 {
+		t.Fatalf("first: %+v", r)
+	}
+	before := dump(t, w, p)
+	if r := write(t, w, batch...); r.Written != 0 || r.Skipped != 51 {
+		t.Fatalf("replay: %+v", r)
+	}
+	if after := dump(t, w, p); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("replay changed the store")
+	}
+	if len(before) != 49 {
+		t.Fatalf("%d keys, want 49", len(before))
+	}
+}
+
+func dump(t testing.TB, w *Writer, prefix string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := w.Scan(context.Background(), prefix, 7, func(es []Entry) error {
+		for _, e := range es {
+			if _, dup := out[e.Key]; dup {
+				return fmt.Errorf("key %s twice", e.Key)
+			}
+			out[e.Key] = fmt.Sprint(e.Version, e.Fields, string(e.JSON))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestScan(t *testing.T) {
+	c, p := client(t)
+	w := writer(t, c, Options{KeyTemplate: p + "s:{id}"})
+	var batch []Record
+	for i := range 2500 {
+		batch = append(batch, up(i, "x", uint64(i+1)))
+	}
+	write(t, w, batch...)
+	write(t, w, Record{Fields: map[string]any{"id": 0}, Version: 99999, Delete: true})
+	got := dump(t, w, p)
+	if len(got) != 2499 {
+		t.Fatalf("scan found %d keys, want 2499", len(got))
+	}
+	if v := got[p+"s:10"]; !strings.HasPrefix(v, "11 map[id:10 name:x]") {
+		t.Fatalf("entry = %q", v)
+	}
+}
+
+// BenchmarkWrite writes 100k records in batches of 1000.
+func BenchmarkWrite(b *testing.B) {
+	c, p := client(b)
+	w := writer(b, c, Options{KeyTemplate: p + "b:{id}"})
+	const n, size = 100_000, 1000
+	batches := make([][]Record, n/size)
+	for i := range n {
+		batches[i/size] = append(batches[i/size], Record{
+			Fields:  map[string]any{"id": i, "name": "customer name", "city": "Berlin", "n": i * 3},
+			Version: uint64(i + 1),
+		})
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		for j := range batches {
+			for k := range batches[j] {
+				batches[j][k].Version += n // newer each round, so each write applies
+			}
+			if _, err := w.Write(ctx, batches[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
