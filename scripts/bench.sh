@@ -25,6 +25,7 @@
 #   BENCH_SCALE      size multiplier of the generated database (default 1)
 #   BENCH_WORKERS    transit run --workers (default 3, transit's own default)
 #   BENCH_LIMITS_ROUNDS  plain/limited move pairs of the limits section (default 2)
+#   BENCH_VERIFY_PAIRS  verify: plain-checksum/verify pairs (default 5)
 #   BENCH_RSS_SCALE  e.g. 4: also move a database that many times larger
 #                    (transit_bench4) and compare transit's peak RSS
 #   BENCH_MYSQL_URL  source database (default mysql://root@127.0.0.1:3306/transit_bench)
@@ -602,6 +603,7 @@ bench_verify() {
     summary "verify: one changed row" "${ch_wall} s, FAILED (see bench/out/verify-change.*)"
   fi
   summary "verify: transit peak RSS" "$(mib "$rss") MiB ($(verdict "$(mib "$rss")" '<=' 100) ≤ 100 MiB)"
+  verify_vs_plain
 }
 
 # verify_clean NAME: transit verify on the clean data set, checked (exit 0,
@@ -622,6 +624,35 @@ verify_clean() {
   fi
   note "wall ${CLEAN_WALL}s, peak RSS $(mib "$CLEAN_RSS") MiB"
 }
+
+# ------------------------------------------- verify against the plain checksum
+# (issue 8, section 4) The plain checksum people script by hand, per table
+# on both servers at once (bench/plainsum), as verify's ceiling: pairs of
+# plainsum and a clean verify, back to back, alternating; the median of the
+# pairs' ratios, with the raw numbers.
+
+# VERIFY_PAIRS: plainsum/verify pairs (alternating; median ratio).
+VERIFY_PAIRS=${BENCH_VERIFY_PAIRS:-5}
+
+verify_vs_plain() {
+  local i p v ratios=() plains=() verifies=() r
+  go build -o "$OUT/plainsum" ./bench/plainsum
+  say "verify: against the plain checksum (bench/plainsum), $VERIFY_PAIRS pairs alternating"
+  for i in $(seq "$VERIFY_PAIRS"); do
+    timed_out verify-plain "$OUT/plainsum" -mysql "$BENCH_MYSQL_URL" -pg "$BENCH_PG_URL" -schema employees "${TABLES[@]}"
+    [ "$TIMED_RC" = 0 ] || { FAILED=1; warn "plainsum exited $TIMED_RC; see $OUT/verify-plain.log"; summary "verify: plain checksum" "FAILED"; return; }
+    p=$(awk '$1 == "wall" { print $2 }' "$OUT/verify-plain.out")
+    verify_clean verify-clean-plain || return
+    v=$CLEAN_WALL
+    plains+=("$p"); verifies+=("$v"); ratios+=("$(ratio "$v" "$p")")
+    note "pair $i: plain ${p}s, verify ${v}s, ratio ${ratios[-1]}"
+  done
+  r=$(median "${ratios[@]}")
+  summary "verify: plain checksum (both sides, per table)" "median $(median "${plains[@]}") s (runs: ${plains[*]})"
+  summary "verify: transit verify, paired" "median $(median "${verifies[@]}") s (runs: ${verifies[*]})"
+  summary "verify: transit / plain checksum" "$r median of ${ratios[*]} ($(verdict "$r" '<=' 1.3) ≤ 1.3)"
+}
+# ------------------------------------------- end of verify against the plain checksum
 
 # AUDIT_RUNS: runs of each of audit and its ceiling (alternating; medians).
 AUDIT_RUNS=3

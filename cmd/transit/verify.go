@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/transitdb/transit/ledger"
+	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/port"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
@@ -107,69 +109,10 @@ func runVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 			return fail(exitUsage, err)
 		}
 	}
-	var pool = func() *ledgerPool {
-		ls := p.LedgerStore()
-		if ls == nil {
-			return nil
-		}
-		pl, err := set.Pool(ctx, ls.Name)
-		if err != nil {
-			log.Warn("verify results not kept in the ledger", "err", err)
-			return nil
-		}
-		if err := ledger.Migrate(ctx, pl); err != nil {
-			log.Warn("verify results not kept in the ledger", "err", err)
-			return nil
-		}
-		return &ledgerPool{Pool: pl}
-	}()
-
-	var reps []*verify.EntityReport
-	for _, e := range routed {
-		old, nw, err := verifySides(ctx, set, e)
-		if err != nil {
-			return fail(exitUsage, err)
-		}
-		// Chunks of 100k rows: fewer, longer checksum queries cost less
-		// than many short ones, while narrowing a differing chunk re-hashes
-		// only its 100k rows (employees bench, 3.9M rows: 50k chunks 13 s,
-		// 200k chunks 12 s but +1 s to find one changed row).
-		opts := verify.Options{Entity: e.Name, Lag: e.Spec.Lag, ChunkRows: 100_000}
-		if o.lag > 0 {
-			opts.Lag = o.lag
-		}
-		if e.Version == "" {
-			opts.Lag = 0
-		}
-		if o.sinceLast {
-			if pool == nil {
-				return fail(exitUsage, errors.New("--since-last needs the ledger: the plan has no postgres store"))
-			}
-			since, ok, err := verify.LastClean(ctx, pool.Pool, p.Name, e.Name)
-			if err != nil {
-				return fail(exitUsage, err)
-			}
-			if ok {
-				opts.Since = since
-			} else {
-				log.Info("no clean verify yet: verifying in full", "entity", e.Name)
-			}
-		}
-		if o.repair {
-			e := e
-			opts.Repair = func(ctx context.Context, _ string, ids []record.Key) error { return port.Repair(ctx, e, ids) }
-			if o.repairDeletes {
-				opts.Delete = func(ctx context.Context, _ string, ids []record.Key) error { return port.Delete(ctx, e, ids) }
-			}
-		}
-		rep, err := verify.Entity(ctx, old, nw, opts)
-		if rep != nil {
-			reps = append(reps, rep)
-		}
-		if err != nil {
-			log.Error("verify stopped", "entity", e.Name, "err", err)
-			break
-		}
+	pool := verifyLedger(ctx, p, set, log)
+	reps, err := verifyEntities(ctx, routed, set, o, pool, p.Name, log)
+	if err != nil {
+		return err
 	}
 	if pool != nil {
 		if _, err := verify.Save(context.WithoutCancel(ctx), pool.Pool, p.Name, reps); err != nil {
@@ -187,6 +130,93 @@ func runVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 	if stop.Err() != nil {
 		return fail(sigCode(), errors.New("interrupted: the results are incomplete"))
 	}
+	return verifyExit(reps)
+}
+
+// verifyLedger opens the ledger verify keeps its results in, or returns nil
+// (with a warning when the plan has one that cannot be used).
+func verifyLedger(ctx context.Context, p *plan.Plan, set *stores.Set, log *slog.Logger) *ledgerPool {
+	ls := p.LedgerStore()
+	if ls == nil {
+		return nil
+	}
+	pl, err := set.Pool(ctx, ls.Name)
+	if err != nil {
+		log.Warn("verify results not kept in the ledger", "err", err)
+		return nil
+	}
+	if err := ledger.Migrate(ctx, pl); err != nil {
+		log.Warn("verify results not kept in the ledger", "err", err)
+		return nil
+	}
+	return &ledgerPool{Pool: pl}
+}
+
+// verifyEntities verifies each routed entity in turn, stopping at the first
+// that could not finish (its partial report is kept).
+func verifyEntities(ctx context.Context, routed []*port.Entity, set *stores.Set, o verifyOptions, pool *ledgerPool,
+	planName string, log *slog.Logger) ([]*verify.EntityReport, error) {
+	var reps []*verify.EntityReport
+	for _, e := range routed {
+		old, nw, err := verifySides(ctx, set, e)
+		if err != nil {
+			return nil, fail(exitUsage, err)
+		}
+		opts, err := verifyEntityOptions(ctx, e, o, pool, planName, log)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := verify.Entity(ctx, old, nw, opts)
+		if rep != nil {
+			reps = append(reps, rep)
+		}
+		if err != nil {
+			log.Error("verify stopped", "entity", e.Name, "err", err)
+			break
+		}
+	}
+	return reps, nil
+}
+
+// verifyEntityOptions are verify's options for entity e under the flags o.
+func verifyEntityOptions(ctx context.Context, e *port.Entity, o verifyOptions, pool *ledgerPool, planName string,
+	log *slog.Logger) (verify.Options, error) {
+	// Chunks of 100k rows: fewer, longer checksum queries cost less
+	// than many short ones, while narrowing a differing chunk re-hashes
+	// only its 100k rows (employees bench, 3.9M rows: 50k chunks 13 s,
+	// 200k chunks 12 s but +1 s to find one changed row).
+	opts := verify.Options{Entity: e.Name, Lag: e.Spec.Lag, ChunkRows: 100_000}
+	if o.lag > 0 {
+		opts.Lag = o.lag
+	}
+	if e.Version == "" {
+		opts.Lag = 0
+	}
+	if o.sinceLast {
+		if pool == nil {
+			return opts, fail(exitUsage, errors.New("--since-last needs the ledger: the plan has no postgres store"))
+		}
+		since, ok, err := verify.LastClean(ctx, pool.Pool, planName, e.Name)
+		if err != nil {
+			return opts, fail(exitUsage, err)
+		}
+		if ok {
+			opts.Since = since
+		} else {
+			log.Info("no clean verify yet: verifying in full", "entity", e.Name)
+		}
+	}
+	if o.repair {
+		opts.Repair = func(ctx context.Context, _ string, ids []record.Key) error { return port.Repair(ctx, e, ids) }
+		if o.repairDeletes {
+			opts.Delete = func(ctx context.Context, _ string, ids []record.Key) error { return port.Delete(ctx, e, ids) }
+		}
+	}
+	return opts, nil
+}
+
+// verifyExit maps the reports to the command's exit code.
+func verifyExit(reps []*verify.EntityReport) error {
 	switch code := verify.ExitCode(reps); code {
 	case 0:
 		return nil
