@@ -24,9 +24,9 @@ const wrapUp = 4 * time.Second
 
 // Options tune a run.
 type Options struct {
-	Workers   int           // chunks moved at once by this process (default 2)
+	Workers   int           // chunks moved at once by this process (default 2; the CLI passes 3)
 	Until     *time.Time    // move only rows whose version is at or before Until
-	ChunkRows int           // rows per chunk (default 20 batches)
+	ChunkRows int           // rows per chunk (default 10 batches, at least 50,000)
 	LeaseTTL  time.Duration // how long a silent worker keeps a chunk (default 30s)
 	// Grace bounds the time between a stop request and the return of Run
 	// (default 9s): in-flight batches that are not committed by then are

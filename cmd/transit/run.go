@@ -60,7 +60,7 @@ or connection error; 130/143 interrupted (resumable).`,
 	f.IntVar(&o.workers, "workers", 3, "chunks moved at once by this process")
 	f.StringVar(&o.output, "output", "", `output format: "" (table/progress bar) or "json" (one object per line)`)
 	f.BoolVar(&o.abandon, "abandon", false, "mark the plan's unfinished run failed, then start a new one")
-	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 20 batches, at least 50000)")
+	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 10 batches, at least 50000)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	f.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics on this address during the run (e.g. 127.0.0.1:9464)")
 	return cmd
