@@ -12,8 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 
@@ -107,39 +105,6 @@ func RedactURL(u string) string { return redact.URL(u) }
 // redactErr renders err with the password of url removed, in case a
 // library echoes it.
 func redactErr(err error, u string) string { return redact.Error(err, u).Error() }
-
-// IsTransient reports whether err is worth retrying as a whole: a lost or
-// refused connection, a serialization failure or deadlock, too many
-// connections, a server shutting down. A cancelled or expired context is
-// not transient (the caller gave up).
-func IsTransient(err error) bool {
-	if err == nil {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"),
-			pgErr.Code == "40001", pgErr.Code == "40P01",
-			pgErr.Code == "53300",
-			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03":
-			return true
-		}
-		return false
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if pgconn.SafeToRetry(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr)
-}
 
 // IsDataError reports whether err is PostgreSQL refusing the data itself
 // (SQLSTATE class 22 data exception, class 23 integrity constraint

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -144,20 +142,9 @@ func normNumeric(b []byte) []byte {
 
 func isZero(s string) bool { return strings.Trim(s, "+-0.") == "" }
 
-func TestIsTransient(t *testing.T) {
+func TestIsDataError(t *testing.T) {
 	t.Parallel()
 	pg := func(code string) error { return fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: code}) }
-	for _, err := range []error{pg("08006"), pg("08000"), pg("40001"), pg("40P01"), pg("53300"), pg("57P01"), pg("57P03"),
-		io.EOF, fmt.Errorf("x: %w", io.ErrUnexpectedEOF), &net.OpError{Op: "dial", Err: errors.New("refused")}} {
-		if !IsTransient(err) {
-			t.Errorf("IsTransient(%v) = false", err)
-		}
-	}
-	for _, err := range []error{nil, pg("23505"), pg("22001"), pg("42P01"), context.Canceled, context.DeadlineExceeded, errors.New("x")} {
-		if IsTransient(err) {
-			t.Errorf("IsTransient(%v) = true", err)
-		}
-	}
 	for _, err := range []error{pg("22001"), pg("23505"), pg("23514"), pg("42804"), pg("21000"), pg("54000")} {
 		if !IsDataError(err) {
 			t.Errorf("IsDataError(%v) = false", err)
