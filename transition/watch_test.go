@@ -12,6 +12,7 @@ import (
 	"github.com/transitdb/transit/internal/pgconf"
 	"github.com/transitdb/transit/internal/testenv"
 	"github.com/transitdb/transit/ledger"
+	"github.com/transitdb/transit/plan"
 )
 
 // ledgerPool opens a migrated ledger on url the way stores.Pool does.
@@ -167,6 +168,25 @@ func TestWatcherThroughPgbouncer(t *testing.T) {
 	}
 	d := reaches(t, w, "album", Shadow, start, time.Second)
 	t.Logf("through pgbouncer the change reached the watcher in %v", d)
+	// The gates' and status's queries work through the pooler too.
+	testenv.Exec(t, url, shadowStats)
+	p, err := plan.Parse("p.yaml", []byte(gatesPlan), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finishedRun(t, pool, "customer", time.Minute)
+	res, err := Forward(ctx, pool, p, "customer", Shadow, StepOptions{})
+	if err != nil || !res.Applied {
+		t.Fatalf("a step through pgbouncer: %+v %v", res, err)
+	}
+	reaches(t, w, "customer", Shadow, time.Now(), time.Second)
+	res, err = Forward(ctx, pool, p, "customer", Migrating, StepOptions{DryRun: true})
+	if err != nil || names(res.Gates, false) != "verify,shadow,audit" {
+		t.Fatalf("gates through pgbouncer: %+v %v", res, err)
+	}
+	if sts, err := Status(ctx, pool, p); err != nil || len(sts) != 2 || sts[1].Entity != "customer" || sts[1].Phase != "shadow" || sts[1].LagSeconds < 59 {
+		t.Fatalf("status through pgbouncer: %+v %v", sts, err)
+	}
 }
 
 // TestWatchBeforeMigration: a reader may start before any cutover: with no
