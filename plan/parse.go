@@ -132,6 +132,9 @@ func (d *decoder) plan(n *yaml.Node) *Plan {
 			}
 		}
 	}
+	if v := m.get("cutover"); v != nil {
+		p.Cutover = d.cutover(v, "plan")
+	}
 	if v := m.get("entities"); v != nil {
 		keys, vals := d.entries(v, "entities")
 		for i, k := range keys {
@@ -256,6 +259,9 @@ func (d *decoder) entity(k, v *yaml.Node) *Entity {
 			}
 		}
 		nameChecks(e.Checks)
+	}
+	if v := m.get("cutover"); v != nil {
+		e.Cutover = d.cutover(v, what)
 	}
 	return e
 }

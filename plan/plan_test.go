@@ -365,8 +365,14 @@ func normalise(p *Plan) *Plan {
 	for _, r := range c.Tables {
 		r.Pos = Pos{}
 	}
+	if c.Cutover != nil {
+		c.Cutover.Pos = Pos{}
+	}
 	for _, e := range c.Entities {
 		e.Pos = Pos{}
+		if e.Cutover != nil {
+			e.Cutover.Pos = Pos{}
+		}
 		for _, col := range e.Columns {
 			col.Pos = Pos{}
 		}
@@ -416,5 +422,36 @@ func TestHash(t *testing.T) {
 	}
 	if a.Hash == c.Hash {
 		t.Error("a content change kept the hash")
+	}
+}
+
+func TestCutoverFor(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+name: t
+stores:
+  old: { kind: mysql, url: "mysql://u@h/db" }
+  pg:  { kind: postgres, url: "postgres://h/db" }
+cutover: { max_lag: 10m, min_shadow_reads: 50 }
+entities:
+  a: { from: old.a, to: pg, cutover: { min_shadow_reads: 7, max_mismatch_rate: 0 } }
+  b: { from: old.b, to: pg }
+`
+	p, err := Parse("p.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := p.CutoverFor("a"); g != (CutoverGates{MaxLag: 10 * time.Minute, MaxVerifyAge: DefaultMaxVerifyAge, MaxMismatchRate: 0, MinShadowReads: 7}) {
+		t.Errorf("entity over plan over defaults: %+v", g)
+	}
+	if g := p.CutoverFor("b"); g != (CutoverGates{MaxLag: 10 * time.Minute, MaxVerifyAge: DefaultMaxVerifyAge, MaxMismatchRate: DefaultMaxMismatchRate, MinShadowReads: 50}) {
+		t.Errorf("plan over defaults: %+v", g)
+	}
+	p, err = Parse("p.yaml", []byte(strings.Replace(src, "cutover: { max_lag: 10m, min_shadow_reads: 50 }\n", "", 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := p.CutoverFor("wildcard_table"); g != (CutoverGates{MaxLag: DefaultMaxLag, MaxVerifyAge: DefaultMaxVerifyAge, MaxMismatchRate: DefaultMaxMismatchRate, MinShadowReads: DefaultMinShadowReads}) {
+		t.Errorf("defaults: %+v", g)
 	}
 }

@@ -19,6 +19,7 @@ func (p *Plan) Redacted() *Plan {
 // clone deep-copies p.
 func (p *Plan) clone() *Plan {
 	c := *p
+	c.Cutover = p.Cutover.clone()
 	c.Stores = make([]*Store, len(p.Stores))
 	for i, s := range p.Stores {
 		cs := *s
@@ -65,6 +66,7 @@ func (p *Plan) clone() *Plan {
 		ce.ID = cloneStrings(e.ID)
 		ce.FromRule = ruleCopy(e.FromRule)
 		ce.Overrides = ruleCopy(e.Overrides)
+		ce.Cutover = e.Cutover.clone()
 		if e.Columns != nil {
 			ce.Columns = make(map[string]*ColumnRule, len(e.Columns))
 			for k, col := range e.Columns {

@@ -125,6 +125,7 @@ var entitySpec = &object{
 		{Key: "indexes", Kind: vBool, Doc: "Recreate secondary indexes. Default true (or the covering tables rule's)."},
 		{Key: "foreign_keys", Kind: vBool, Doc: "Recreate foreign keys. Default true (or the covering tables rule's)."},
 		{Key: "checks", Kind: vChecks, Doc: "Data-quality rules for transit audit."},
+		{Key: "cutover", Kind: vObject, Elem: cutoverSpec, Doc: "Gate thresholds of transit cutover for this entity, over the plan-level cutover block. Default: the plan's."},
 	},
 }
 
@@ -139,6 +140,7 @@ var planSpec = &object{
 		{Key: "ledger", Kind: vString, Doc: "Postgres store holding transit's own state. Default: the first postgres store."},
 		{Key: "tables", Kind: vList, Elem: tableRuleSpec, Doc: "Wildcard and single-table rules."},
 		{Key: "entities", Kind: vMap, Elem: entitySpec, Doc: "Entities by name."},
+		{Key: "cutover", Kind: vObject, Elem: cutoverSpec, Doc: "Gate thresholds of transit cutover for every entity. Default: max_lag 1h, max_verify_age 24h, max_mismatch_rate 0.001, min_shadow_reads 1000."},
 	},
 }
 

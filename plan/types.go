@@ -63,6 +63,7 @@ type Plan struct {
 	Ledger   string // store name; default: the first postgres store ("" if none and nothing is written)
 	Tables   []*TableRule
 	Entities []*Entity // explicit entities in file order; `transit plan show` appends expanded ones
+	Cutover  *Cutover  // plan-level gate thresholds for every entity; nil: defaults (see CutoverFor)
 	Pos      Pos
 	// Source is the file the plan came from; Hash is a digest of its
 	// interpolated content, used to tell plan versions apart: the sha256
@@ -121,6 +122,7 @@ type Entity struct {
 	ForeignKeys bool                   // default true
 	Lag         time.Duration          // catch-up safety lag; default 5s
 	Checks      []*Check
+	Cutover     *Cutover // this entity's gate thresholds, over the plan's (see Plan.CutoverFor)
 	Pos         Pos
 	// FromRule is set when the entity came from a tables: wildcard.
 	FromRule *TableRule

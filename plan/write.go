@@ -131,6 +131,9 @@ func (p *Plan) node() *yaml.Node {
 		}
 		add(root, "entities", ents)
 	}
+	if p.Cutover != nil {
+		add(root, "cutover", p.Cutover.node())
+	}
 	return root
 }
 
@@ -230,6 +233,9 @@ func (e *Entity) node() *yaml.Node {
 			checks.Content = append(checks.Content, c.node())
 		}
 		add(m, "checks", checks)
+	}
+	if e.Cutover != nil {
+		add(m, "cutover", e.Cutover.node())
 	}
 	return m
 }
