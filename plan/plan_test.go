@@ -365,6 +365,12 @@ func normalise(p *Plan) *Plan {
 	for _, r := range c.Tables {
 		r.Pos = Pos{}
 	}
+	for _, f := range c.Feeds {
+		f.Pos = Pos{}
+		if f.Documents != nil {
+			f.Documents.Pos = Pos{}
+		}
+	}
 	for _, e := range c.Entities {
 		e.Pos = Pos{}
 		for _, col := range e.Columns {
