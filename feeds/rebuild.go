@@ -114,8 +114,10 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 		phase = ledger.PhaseCatchup
 	}
 	if phase == ledger.PhaseCatchup {
+		t0 := time.Now()
 		n, err := f.catchup(ctx, gen, names)
 		res.CaughtUp = n
+		log.Debug("caught up", "documents", n, "took", time.Since(t0).Round(time.Millisecond))
 		if err != nil {
 			return res, err
 		}
