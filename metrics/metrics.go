@@ -60,6 +60,9 @@ type Registry struct {
 	Retries      *prometheus.CounterVec   // transit_retries_total{entity}
 	Throttled    *prometheus.CounterVec   // transit_throttled_seconds_total{store}
 	Breaker      *prometheus.GaugeVec     // transit_breaker_state{store}: 0 closed, 1 half-open, 2 open
+	FeedLagBytes *prometheus.GaugeVec     // transit_feed_lag_bytes{feed}
+	FeedLagSecs  *prometheus.GaugeVec     // transit_feed_lag_seconds{feed}
+	FeedEvents   *prometheus.CounterVec   // transit_feed_events_total{feed}
 }
 
 // NewRegistry builds a registry with the standard collectors.
@@ -83,6 +86,15 @@ func NewRegistry() *Registry {
 			Name: "transit_breaker_state", Help: "Circuit breaker state per store: 0 closed, 1 half-open, 2 open.",
 		}, []string{"store"}),
 	}
-	r.MustRegister(r.Rows, r.BatchSeconds, r.Retries, r.Throttled, r.Breaker)
+	r.FeedLagBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "transit_feed_lag_bytes", Help: "WAL written since the feed's confirmed position (what its slot holds back).",
+	}, []string{"feed"})
+	r.FeedLagSecs = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "transit_feed_lag_seconds", Help: "Time from the commit of the last applied transaction to its apply (0 when caught up).",
+	}, []string{"feed"})
+	r.FeedEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "transit_feed_events_total", Help: "Documents written or deleted by the feed from the change stream.",
+	}, []string{"feed"})
+	r.MustRegister(r.Rows, r.BatchSeconds, r.Retries, r.Throttled, r.Breaker, r.FeedLagBytes, r.FeedLagSecs, r.FeedEvents)
 	return r
 }

@@ -17,6 +17,8 @@ stores:
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"SET": "x"}
+	// fhead adds an elasticsearch (line 6) and a redis (line 7) store.
+	fhead := head + "  es: { kind: elasticsearch, url: \"http://h:9200\" }\n  rd: { kind: redis, url: \"redis://h\" }\n"
 	cases := []struct {
 		name string
 		src  string
@@ -32,7 +34,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing keys", "name: t\n", "p.yaml:1:1: plan: missing key \"version\"\np.yaml:1:1: plan: missing key \"stores\""},
 		{"bad version", head + "version2: 1\n", `p.yaml:6:1: unknown key "version2" in plan; did you mean "version"?`},
 		{"version 2", strings.Replace(head, "version: 1", "version: 2", 1), `p.yaml:1:10: version must be 1, got 2`},
-		{"unknown top key far", head + "colour: red\n", `p.yaml:6:1: unknown key "colour" in plan (valid keys: version, name, naming, stores, ledger, tables, entities, cutover)`},
+		{"unknown top key far", head + "colour: red\n", `p.yaml:6:1: unknown key "colour" in plan (valid keys: version, name, naming, stores, ledger, tables, entities, cutover, feeds)`},
 		{"duplicate key", head + "name: u\n", `p.yaml:6:1: plan: duplicate key "name" (first at line 2)`},
 		{"unknown store key", head + "  f: { kind: csv, pth: ./x }\n",
 			"p.yaml:6:3: store \"f\": a csv store needs path\np.yaml:6:19: unknown key \"pth\" in store \"f\"; did you mean \"path\"?"},
@@ -106,6 +108,16 @@ func TestParseErrors(t *testing.T) {
 		{"sql empty", head + "entities:\n  e:\n    from: old.a\n    checks:\n      - sql: \" \"\n", `p.yaml:10:9: sql check needs a query`},
 		{"null value", head + "entities:\n  e:\n    from: old.a\n    version:\n", `p.yaml:9:13: version must be a single value, got nothing`},
 		{"merge key", head + "entities:\n  e:\n    <<: {from: old.a}\n", "p.yaml:7:3: entity \"e\": missing key \"from\"\np.yaml:8:5: entity \"e\": merge keys (<<) are not supported"},
+		{"feed from not postgres", fhead + "feeds:\n  f: { from: old.a, to: rd, key: \"k:{id}\" }\n", `p.yaml:9:14: feed "f": from must be a table of a postgres store (feeds read PostgreSQL's logical replication); "old" is mysql`},
+		{"feed to postgres", fhead + "feeds:\n  f: { from: pg.a, to: pg.b }\n", `p.yaml:9:24: feed "f": to must be an elasticsearch alias or a redis store; "pg" is postgres`},
+		{"feed es needs alias", fhead + "feeds:\n  f: { from: pg.a, to: es }\n", `p.yaml:9:24: feed "f": to must name the alias readers use: es.<alias>`},
+		{"feed es key", fhead + "feeds:\n  f: { from: pg.a, to: es.x, key: \"k:{id}\" }\n", `p.yaml:9:35: feed "f": key applies only to redis feeds`},
+		{"feed redis needs key", fhead + "feeds:\n  f: { from: pg.a, to: rd }\n", `p.yaml:9:3: feed "f": a redis feed needs key (a template such as "customer:{customer_id}")`},
+		{"feed key field not stored", fhead + "feeds:\n  f: { from: pg.a, to: rd, key: \"k:{nope}\", columns: [id] }\n", `p.yaml:9:33: feed "f": key template field "nope" is not among columns or id`},
+		{"feed documents need $1", fhead + "feeds:\n  f:\n    from: pg.a\n    to: es.x\n    id: id\n    documents: { query: \"SELECT 1\" }\n", `p.yaml:13:25: feed "f": documents query must select the IDs in $1 (e.g. WHERE id = ANY($1))`},
+		{"feed literal password", fhead + "  es2: { kind: elasticsearch, url: \"http://h\", password: hunter2 }\n", `p.yaml:8:58: password: secrets come only from the environment; write password: "${VAR}"`},
+		{"feed password not es", fhead + "  r2: { kind: redis, url: \"redis://h\", password: \"${SET}\" }\n", `p.yaml:8:50: store "r2": password applies only to elasticsearch stores`},
+		{"es store as entity target", fhead + "entities:\n  e: { from: old.a, to: es.b }\n", `p.yaml:9:25: entity "e": to: transit cannot write to elasticsearch store "es" yet (writable kinds: postgres)`},
 		{"many problems sorted", head + "naming: camel\nentities:\n  e: { from: x.a, lag: soon }\n  f: { from: old.a, batch_size: 0 }\n",
 			"p.yaml:6:9: naming must be one of keep, snake_case, lower; got \"camel\"\n" +
 				"p.yaml:8:14: entity \"e\": from: unknown store \"x\"\n" +

@@ -143,6 +143,14 @@ func (d *decoder) plan(n *yaml.Node) *Plan {
 			}
 		}
 	}
+	if v := m.get("feeds"); v != nil {
+		keys, vals := d.entries(v, "feeds")
+		for i, k := range keys {
+			if f := d.feed(k, vals[i]); f != nil {
+				p.Feeds = append(p.Feeds, f)
+			}
+		}
+	}
 	return p
 }
 
@@ -180,7 +188,98 @@ func (d *decoder) store(k, v *yaml.Node) *Store {
 	if v := m.get("limits"); v != nil {
 		s.Limits = d.limits(v, what)
 	}
+	d.secret(m, "username", &s.Username, &s.UsernameRef)
+	d.secret(m, "password", &s.Password, &s.PasswordRef)
+	d.secret(m, "api_key", &s.APIKey, &s.APIKeyRef)
 	return s
+}
+
+// secret decodes a credential, which the plan may give only as ${VAR}
+// (or ${VAR:-default}): the text as written goes to *ref, the value to
+// *dst.
+func (d *decoder) secret(m *mapping, key string, dst, ref *string) {
+	n := m.get(key)
+	if n == nil {
+		return
+	}
+	r := d.resolve(n)
+	if r == nil {
+		return
+	}
+	raw := strings.TrimSpace(r.Value)
+	if r.Kind != yaml.ScalarNode || !strings.HasPrefix(raw, "${") || !strings.HasSuffix(raw, "}") || strings.Count(raw, "${") != 1 {
+		d.errorf(n, "%s: secrets come only from the environment; write %s: \"${VAR}\"", key, key)
+		return
+	}
+	if v, ok := d.scalar(n, key); ok {
+		*dst, *ref = v, raw
+	}
+}
+
+func (d *decoder) feed(k, v *yaml.Node) *Feed {
+	f := &Feed{Name: k.Value, Pos: d.at(k), Keep: 1}
+	what := fmt.Sprintf("feed %q", f.Name)
+	m := d.mapping(v, feedSpec, what, k, f)
+	if m == nil {
+		return nil
+	}
+	var from, to string
+	if m.str("from", &from) {
+		f.FromStore, f.FromTable = splitRef(from)
+		if f.FromStore == "" || f.FromTable == "" || f.FromTable == "*" {
+			d.errorf(m.get("from"), "%s: from must be store.table, got %q", what, from)
+		}
+	}
+	if m.str("to", &to) {
+		f.ToStore, f.ToAlias = splitRef(to)
+		if f.ToStore == "" || strings.HasSuffix(to, ".") || f.ToAlias == "*" {
+			d.errorf(m.get("to"), "%s: to must be store.alias (elasticsearch) or store (redis), got %q", what, to)
+		}
+	}
+	if m.strList("id", &f.ID) && len(f.ID) == 0 {
+		d.errorf(m.get("id"), "%s: id must name at least one column", what)
+	}
+	if v := m.get("mapping"); v != nil {
+		f.Mapping = d.stringMap(v, what+" mapping")
+	}
+	if v := m.get("documents"); v != nil {
+		f.Documents = &Documents{Pos: d.at(v)}
+		dm := d.mapping(v, documentsSpec, what+" documents", m.keyNode("documents"), f.Documents)
+		if dm != nil {
+			dm.str("query", &f.Documents.Query)
+			if dv := dm.get("depends_on"); dv != nil {
+				f.Documents.DependsOn = d.stringMap(dv, what+" depends_on")
+			}
+		}
+	}
+	m.str("key", &f.Key)
+	m.str("format", &f.Format)
+	m.duration("ttl", &f.TTL)
+	m.strList("columns", &f.Columns)
+	m.int("keep", &f.Keep)
+	return f
+}
+
+// keyNode returns the key node of key, or nil.
+func (m *mapping) keyNode(key string) *yaml.Node {
+	for _, k := range m.keys {
+		if k.Value == key {
+			return k
+		}
+	}
+	return nil
+}
+
+// stringMap decodes a mapping of names to scalar values.
+func (d *decoder) stringMap(n *yaml.Node, what string) map[string]string {
+	keys, vals := d.entries(n, what)
+	out := make(map[string]string, len(keys))
+	for i, k := range keys {
+		if s, ok := d.scalar(vals[i], k.Value); ok {
+			out[k.Value] = s
+		}
+	}
+	return out
 }
 
 func (d *decoder) tableRule(i int, n *yaml.Node) *TableRule {

@@ -66,3 +66,13 @@ func (r *TableRule) Source() (store, table string) { return splitRef(r.From) }
 // Target splits To into its store and table ("" when the target tables are
 // named by the plan's naming).
 func (r *TableRule) Target() (store, table string) { return splitRef(r.To) }
+
+// Feed returns the feed named name, or nil.
+func (p *Plan) Feed(name string) *Feed {
+	for _, f := range p.Feeds {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}

@@ -368,6 +368,12 @@ func normalise(p *Plan) *Plan {
 	if c.Cutover != nil {
 		c.Cutover.Pos = Pos{}
 	}
+	for _, f := range c.Feeds {
+		f.Pos = Pos{}
+		if f.Documents != nil {
+			f.Documents.Pos = Pos{}
+		}
+	}
 	for _, e := range c.Entities {
 		e.Pos = Pos{}
 		if e.Cutover != nil {

@@ -12,6 +12,11 @@ func (p *Plan) Redacted() *Plan {
 	c := p.clone()
 	for _, s := range c.Stores {
 		s.URL = RedactURL(s.URL)
+		for _, v := range []*string{&s.Username, &s.Password, &s.APIKey} {
+			if *v != "" {
+				*v = "xxxxx"
+			}
+		}
 	}
 	return c
 }
@@ -93,6 +98,29 @@ func (p *Plan) clone() *Plan {
 			}
 		}
 		c.Entities[i] = &ce
+	}
+	c.Feeds = make([]*Feed, len(p.Feeds))
+	for i, f := range p.Feeds {
+		cf := *f
+		cf.ID = cloneStrings(f.ID)
+		cf.Columns = cloneStrings(f.Columns)
+		if f.Mapping != nil {
+			cf.Mapping = make(map[string]string, len(f.Mapping))
+			for k, v := range f.Mapping {
+				cf.Mapping[k] = v
+			}
+		}
+		if f.Documents != nil {
+			cd := *f.Documents
+			if f.Documents.DependsOn != nil {
+				cd.DependsOn = make(map[string]string, len(f.Documents.DependsOn))
+				for k, v := range f.Documents.DependsOn {
+					cd.DependsOn[k] = v
+				}
+			}
+			cf.Documents = &cd
+		}
+		c.Feeds[i] = &cf
 	}
 	return &c
 }

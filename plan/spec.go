@@ -91,6 +91,35 @@ var storeSpec = &object{
 		{Key: "header", Kind: vBool, Doc: "csv only: the first line names the columns. Default true."},
 		{Key: "columns", Kind: vMapOfStringMap, Doc: "csv and jsonl only: column types by file (table) name. Default: inferred."},
 		{Key: "limits", Kind: vObject, Elem: limitsSpec, Doc: "Load regulation: connections, rows per second, throttle, breaker. Default unlimited."},
+		{Key: "username", Kind: vString, Doc: "elasticsearch only: basic-auth user; only as ${VAR}. Default none."},
+		{Key: "password", Kind: vString, Doc: "elasticsearch only: basic-auth password; only as ${VAR}. Default none."},
+		{Key: "api_key", Kind: vString, Doc: "elasticsearch only: API key (instead of username/password); only as ${VAR}. Default none."},
+	},
+}
+
+var documentsSpec = &object{
+	Name: "feed_documents",
+	Doc:  "Documents shaped by SQL instead of one row per document.",
+	Fields: []field{
+		{Key: "query", Kind: vString, Required: true, Doc: "SELECT rendering the documents of the IDs in $1 (an array: WHERE id = ANY($1)); it must return the id columns."},
+		{Key: "depends_on", Kind: vStringMap, Doc: "Other tables whose changes re-render a document: table name to the column holding the document's id. Default none."},
+	},
+}
+
+var feedSpec = &object{
+	Name: "feed",
+	Doc:  "A PostgreSQL table (or SQL-shaped documents) kept current in an Elasticsearch alias or a Redis keyspace.",
+	Fields: []field{
+		{Key: "from", Kind: vString, Required: true, Doc: "postgres_store.table to feed from."},
+		{Key: "to", Kind: vString, Required: true, Doc: "elasticsearch_store.alias, or a redis store."},
+		{Key: "id", Kind: vStringList, Doc: "Document ID columns; composite IDs are joined with ':'. Default: the primary key."},
+		{Key: "mapping", Kind: vStringMap, Doc: "elasticsearch only: field type overrides (field: keyword). Default: derived from PostgreSQL types."},
+		{Key: "documents", Kind: vObject, Elem: documentsSpec, Doc: "Documents rendered by a query. Default: one document per row."},
+		{Key: "key", Kind: vString, Doc: "redis only (required there): key template, e.g. customer:{customer_id}."},
+		{Key: "format", Kind: vString, Enum: []string{"hash", "json"}, Doc: "redis only: hash or json. Default hash."},
+		{Key: "ttl", Kind: vDuration, Doc: "redis only: key expiry. Default none."},
+		{Key: "columns", Kind: vStringList, Doc: "Fields to store. Default all."},
+		{Key: "keep", Kind: vInt, Min: num(1), Doc: "Generations kept after a rebuild switches (the current one included). Default 1."},
 	},
 }
 
@@ -141,6 +170,7 @@ var planSpec = &object{
 		{Key: "tables", Kind: vList, Elem: tableRuleSpec, Doc: "Wildcard and single-table rules."},
 		{Key: "entities", Kind: vMap, Elem: entitySpec, Doc: "Entities by name."},
 		{Key: "cutover", Kind: vObject, Elem: cutoverSpec, Doc: "Gate thresholds of transit cutover for every entity. Default: max_lag 1h, max_verify_age 24h, max_mismatch_rate 0.001, min_shadow_reads 1000."},
+		{Key: "feeds", Kind: vMap, Elem: feedSpec, Doc: "Feeds by name: PostgreSQL data kept current in Elasticsearch or Redis."},
 	},
 }
 

@@ -64,6 +64,7 @@ type Plan struct {
 	Tables   []*TableRule
 	Entities []*Entity // explicit entities in file order; `transit plan show` appends expanded ones
 	Cutover  *Cutover  // plan-level gate thresholds for every entity; nil: defaults (see CutoverFor)
+	Feeds    []*Feed   // in file order
 	Pos      Pos
 	// Source is the file the plan came from; Hash is a digest of its
 	// interpolated content, used to tell plan versions apart: the sha256
@@ -88,7 +89,12 @@ type Store struct {
 	Columns map[string]map[string]string
 	// Limits regulate transit's load on the store; nil is unlimited.
 	Limits *Limits
-	Pos    Pos
+	// Elasticsearch credentials, interpolated from the environment (the
+	// plan may give them only as ${VAR}). *Ref keep the text as written
+	// (e.g. "${ES_PASSWORD}"), which plan show prints instead of the value.
+	Username, Password, APIKey          string
+	UsernameRef, PasswordRef, APIKeyRef string
+	Pos                                 Pos
 }
 
 // TableRule moves every table of a store (From "legacy.*") or one table
@@ -159,4 +165,38 @@ type Check struct {
 	SQL              string        // sql: a query returning the violating rows
 	Name             string        // optional label; default derived from kind and columns
 	Pos              Pos
+}
+
+// Feed formats of a Redis feed.
+const (
+	FeedFormatHash = "hash"
+	FeedFormatJSON = "json"
+)
+
+// Feed is one derived copy of PostgreSQL data in an Elasticsearch alias or
+// a Redis keyspace, kept current from logical replication.
+type Feed struct {
+	Name      string
+	FromStore string // a postgres store
+	FromTable string
+	ToStore   string // an elasticsearch or redis store
+	ToAlias   string // elasticsearch: the alias readers use; "" for redis
+	ID        []string
+	Mapping   map[string]string // elasticsearch field type overrides
+	Documents *Documents        // nil: one document per row of FromTable
+	Key       string            // redis key template
+	Format    string            // redis: hash | json (default hash)
+	TTL       time.Duration     // redis: 0 = no expiry
+	Columns   []string          // fields stored; empty = all
+	Keep      int               // generations kept after a switch; default 1
+	Pos       Pos
+}
+
+// Documents are documents rendered by SQL for a batch of IDs.
+type Documents struct {
+	Query string // uses $1, an array of IDs
+	// DependsOn maps another table to the column of it holding the
+	// document ID: a change there re-renders that document.
+	DependsOn map[string]string
+	Pos       Pos
 }

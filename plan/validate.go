@@ -79,6 +79,139 @@ func (d *decoder) validate(p *Plan) {
 			}
 		}
 	}
+	feedTargets := map[string]*Feed{}
+	for _, f := range p.Feeds {
+		d.validateFeed(p, f)
+		if f.ToStore == "" {
+			continue
+		}
+		key := f.ToStore + "." + f.ToAlias
+		if s := p.Store(f.ToStore); s != nil && s.Kind == "redis" {
+			key = f.ToStore + " " + f.keyPrefix()
+		}
+		if first, ok := feedTargets[key]; ok {
+			d.errs.add(d.valuePos(f, "to", f.Pos), "feed %q writes where feed %q (line %d) writes too", f.Name, first.Name, first.Pos.Line)
+		} else {
+			feedTargets[key] = f
+		}
+	}
+}
+
+// keyPrefix is the literal start of a Redis feed's key template.
+func (f *Feed) keyPrefix() string {
+	if i := strings.IndexByte(f.Key, '{'); i >= 0 {
+		return f.Key[:i]
+	}
+	return f.Key
+}
+
+// FeedTargetKinds are the kinds of store a feed can write to.
+var FeedTargetKinds = []string{"elasticsearch", "redis"}
+
+func (d *decoder) validateFeed(p *Plan, f *Feed) {
+	what := fmt.Sprintf("feed %q", f.Name)
+	at := func(key string) Pos { return d.valuePos(f, key, f.Pos) }
+	if f.FromStore != "" {
+		s := p.Store(f.FromStore)
+		switch {
+		case s == nil:
+			d.unknownStore(p, at("from"), what+": from", f.FromStore)
+		case s.Kind != "postgres" && s.Kind != "":
+			d.errs.add(at("from"), "%s: from must be a table of a postgres store (feeds read PostgreSQL's logical replication); %q is %s", what, f.FromStore, s.Kind)
+		}
+	}
+	kind := ""
+	if f.ToStore != "" {
+		s := p.Store(f.ToStore)
+		switch {
+		case s == nil:
+			d.unknownStore(p, at("to"), what+": to", f.ToStore)
+		case !contains(FeedTargetKinds, s.Kind):
+			d.errs.add(at("to"), "%s: to must be an elasticsearch alias or a redis store; %q is %s", what, f.ToStore, s.Kind)
+		default:
+			kind = s.Kind
+		}
+	}
+	switch kind {
+	case "elasticsearch":
+		if f.ToAlias == "" {
+			d.errs.add(at("to"), "%s: to must name the alias readers use: %s.<alias>", what, f.ToStore)
+		} else if f.ToAlias != strings.ToLower(f.ToAlias) || strings.ContainsAny(f.ToAlias, ` "*\\<|,>/?#:`) || strings.HasPrefix(f.ToAlias, "_") {
+			d.errs.add(at("to"), "%s: %q is not a valid Elasticsearch alias (lower case, no spaces or \\/*?\"<>|,#:, not starting with _)", what, f.ToAlias)
+		}
+		for _, key := range []string{"key", "format", "ttl"} {
+			if d.has(f, key) {
+				d.errs.add(at(key), "%s: %s applies only to redis feeds", what, key)
+			}
+		}
+	case "redis":
+		if f.ToAlias != "" {
+			d.errs.add(at("to"), "%s: a redis feed names the store only (to: %s); the key template says where keys go", what, f.ToStore)
+		}
+		if d.has(f, "mapping") {
+			d.errs.add(at("mapping"), "%s: mapping applies only to elasticsearch feeds", what)
+		}
+		if f.Key == "" {
+			d.errs.add(f.Pos, "%s: a redis feed needs key (a template such as \"customer:{customer_id}\")", what)
+		} else {
+			d.checkKeyTemplate(f, what, at("key"))
+		}
+		if f.Format == "" {
+			f.Format = FeedFormatHash
+		}
+	}
+	if doc := f.Documents; doc != nil {
+		dat := d.valuePos(doc, "query", doc.Pos)
+		if doc.Query != "" && !strings.Contains(doc.Query, "$1") {
+			d.errs.add(dat, "%s: documents query must select the IDs in $1 (e.g. WHERE id = ANY($1))", what)
+		}
+		if len(f.ID) == 0 {
+			d.errs.add(f.Pos, "%s: with documents, id must name the column(s) of the query holding the document ID", what)
+		}
+		if len(doc.DependsOn) > 0 && len(f.ID) > 1 {
+			d.errs.add(d.valuePos(doc, "depends_on", doc.Pos), "%s: depends_on needs a single-column id", what)
+		}
+		for t, col := range doc.DependsOn {
+			if strings.Contains(t, ".") || t == "" || col == "" {
+				d.errs.add(d.valuePos(doc, "depends_on", doc.Pos), "%s: depends_on: want table: column (a table of the same store), got %q: %q", what, t, col)
+			}
+		}
+	}
+}
+
+// checkKeyTemplate checks a Redis key template: braces balanced, at least
+// one {field}, and every field stored (when columns limit the fields).
+func (d *decoder) checkKeyTemplate(f *Feed, what string, at Pos) {
+	s := f.Key
+	n := 0
+	for s != "" {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			if strings.Contains(s, "}") {
+				d.errs.add(at, "%s: key template %q: } without {", what, f.Key)
+				return
+			}
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			d.errs.add(at, "%s: key template %q: unclosed {", what, f.Key)
+			return
+		}
+		name := s[i+1 : i+j]
+		if name == "" {
+			d.errs.add(at, "%s: key template %q: empty {}", what, f.Key)
+			return
+		}
+		n++
+		if len(f.Columns) > 0 && !contains(f.Columns, name) && !contains(f.ID, name) {
+			d.errs.add(at, "%s: key template field %q is not among columns or id", what, name)
+		}
+		s = s[i+j+1:]
+	}
+	if n == 0 {
+		d.errs.add(at, "%s: key template %q names no {field}; keys would collide", what, f.Key)
+	}
 }
 
 func (d *decoder) validateStore(s *Store) {
@@ -117,6 +250,14 @@ func (d *decoder) validateStore(s *Store) {
 	}
 	if d.has(s, "delimiter") && len([]rune(s.Delimiter)) != 1 {
 		d.errs.add(at("delimiter"), "store %q: delimiter must be one character, got %q", s.Name, s.Delimiter)
+	}
+	for _, key := range []string{"username", "password", "api_key"} {
+		if d.has(s, key) && s.Kind != "elasticsearch" {
+			d.errs.add(at(key), "store %q: %s applies only to elasticsearch stores", s.Name, key)
+		}
+	}
+	if d.has(s, "api_key") && (d.has(s, "username") || d.has(s, "password")) {
+		d.errs.add(at("api_key"), "store %q: give api_key or username/password, not both", s.Name)
 	}
 	d.validateLimits(s)
 	switch s.Kind {

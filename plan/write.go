@@ -134,7 +134,60 @@ func (p *Plan) node() *yaml.Node {
 	if p.Cutover != nil {
 		add(root, "cutover", p.Cutover.node())
 	}
+	if len(p.Feeds) > 0 {
+		feeds := mapNode(false)
+		for _, f := range p.Feeds {
+			add(feeds, f.Name, f.node())
+		}
+		add(root, "feeds", feeds)
+	}
 	return root
+}
+
+func (f *Feed) node() *yaml.Node {
+	m := mapNode(false)
+	add(m, "from", strNode(f.FromStore+"."+f.FromTable))
+	to := f.ToStore
+	if f.ToAlias != "" {
+		to += "." + f.ToAlias
+	}
+	add(m, "to", strNode(to))
+	if len(f.ID) > 0 {
+		add(m, "id", listNode(f.ID))
+	}
+	if len(f.Mapping) > 0 {
+		mm := mapNode(true)
+		for _, k := range sortedKeys(f.Mapping) {
+			add(mm, k, strNode(f.Mapping[k]))
+		}
+		add(m, "mapping", mm)
+	}
+	if f.Documents != nil {
+		dm := mapNode(false)
+		add(dm, "query", quotedNode(f.Documents.Query))
+		if len(f.Documents.DependsOn) > 0 {
+			dep := mapNode(true)
+			for _, k := range sortedKeys(f.Documents.DependsOn) {
+				add(dep, k, strNode(f.Documents.DependsOn[k]))
+			}
+			add(dm, "depends_on", dep)
+		}
+		add(m, "documents", dm)
+	}
+	if f.Key != "" {
+		add(m, "key", quotedNode(f.Key))
+	}
+	if f.Format != "" {
+		add(m, "format", strNode(f.Format))
+	}
+	if f.TTL > 0 {
+		add(m, "ttl", strNode(formatDuration(f.TTL)))
+	}
+	if len(f.Columns) > 0 {
+		add(m, "columns", listNode(f.Columns))
+	}
+	add(m, "keep", intNode(f.Keep))
+	return m
 }
 
 func (s *Store) node() *yaml.Node {
@@ -168,6 +221,12 @@ func (s *Store) node() *yaml.Node {
 	}
 	if !s.Limits.IsZero() {
 		add(m, "limits", s.Limits.node())
+	}
+	// Credentials as written (${VAR}), never their values.
+	for _, c := range [][2]string{{"username", s.UsernameRef}, {"password", s.PasswordRef}, {"api_key", s.APIKeyRef}} {
+		if c[1] != "" {
+			add(m, c[0], &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: c[1], Style: yaml.DoubleQuotedStyle})
+		}
 	}
 	return m
 }

@@ -1,0 +1,172 @@
+package feeds
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/transitdb/transit/feeds/pgrepl"
+	"github.com/transitdb/transit/record"
+	"github.com/transitdb/transit/sinks/doc"
+)
+
+// Sweeper is a Target that can delete, in one pass, every document of a
+// generation older than a version (the Redis target: in-place rebuilds
+// end with it, and a truncate is one).
+type Sweeper interface {
+	Sweep(ctx context.Context, gen string, version uint64) (int, error)
+}
+
+// idsOf returns the IDs of the feed's documents that tx touches: rows of
+// the feed's table by their id columns (old and new, when an update
+// changed the id), and parents named by changes to depends_on tables. It
+// reports which tables were truncated.
+func (f *Feed) idsOf(tx pgrepl.Tx) (ids []record.Key, truncated, depTruncated []string) {
+	seen := map[string]bool{}
+	addKey := func(k record.Key) {
+		if s := DocID(k); !seen[s] {
+			seen[s] = true
+			ids = append(ids, k)
+		}
+	}
+	own := f.schema + "." + f.Spec.FromTable
+	var deps map[string]string
+	if f.Spec.Documents != nil {
+		deps = f.Spec.Documents.DependsOn
+	}
+	for _, c := range tx.Changes {
+		if c.Table == own {
+			if c.Op == pgrepl.Truncate {
+				truncated = append(truncated, c.Table)
+				continue
+			}
+		rows:
+			for _, m := range []map[string]any{c.Key, c.New} {
+				if m == nil {
+					continue
+				}
+				k := make(record.Key, len(f.id))
+				for i, col := range f.id {
+					v, ok := m[col]
+					if !ok || v == nil {
+						continue rows
+					}
+					k[i] = v
+				}
+				addKey(k)
+			}
+			continue
+		}
+		for t, col := range deps {
+			if c.Table != f.schema+"."+t {
+				continue
+			}
+			if c.Op == pgrepl.Truncate {
+				depTruncated = append(depTruncated, c.Table)
+				continue
+			}
+			for _, m := range []map[string]any{c.Key, c.New} {
+				if v, ok := m[col]; ok && v != nil {
+					addKey(record.Key{v})
+				}
+			}
+		}
+	}
+	return ids, truncated, depTruncated
+}
+
+// apply brings generation gen up to date with tx: a truncate deletes every
+// older document, then the documents of the IDs tx touched are rendered as
+// PostgreSQL holds them now and written with tx's commit LSN as version.
+// It returns how many documents it wrote or deleted.
+func (f *Feed) apply(ctx context.Context, gen string, tx pgrepl.Tx) (int, error) {
+	ids, truncated, depTruncated := f.idsOf(tx)
+	version := uint64(tx.CommitLSN)
+	n := 0
+	if len(truncated) > 0 {
+		c, err := f.truncate(ctx, gen, version)
+		if err != nil {
+			return n, err
+		}
+		n += c
+	}
+	for _, t := range depTruncated {
+		f.log.Warn("a depends_on table was truncated: documents still hold its old rows until they change; run transit feed rebuild", "table", t)
+	}
+	if len(ids) == 0 {
+		return n, nil
+	}
+	var docs []doc.Doc
+	err := f.retry(ctx, func() error {
+		var err error
+		docs, err = f.render(ctx, ids, version)
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	c, err := f.write(ctx, gen, docs)
+	return n + c, err
+}
+
+// truncate deletes every document of gen written before version.
+func (f *Feed) truncate(ctx context.Context, gen string, version uint64) (int, error) {
+	if sw, ok := f.Target.(Sweeper); ok {
+		var n int
+		err := f.retry(ctx, func() error {
+			var err error
+			n, err = sw.Sweep(ctx, gen, version)
+			return err
+		})
+		return n, err
+	}
+	// Deletes one below version: newer than any write before the
+	// truncate, older than the documents this transaction renders.
+	var n int
+	err := f.Target.Scan(ctx, gen, func(ds []doc.Doc) error {
+		del := make([]doc.Doc, len(ds))
+		for i, d := range ds {
+			del[i] = doc.Doc{ID: d.ID, Fields: d.Fields, Version: version - 1, Delete: true}
+		}
+		c, err := f.write(ctx, gen, del)
+		n += c
+		return err
+	})
+	return n, err
+}
+
+// write writes docs into gen, retrying the whole call on errors (writes
+// are versioned, so a repeat changes nothing). Rejected documents are
+// logged one by one with their ID and reason.
+func (f *Feed) write(ctx context.Context, gen string, docs []doc.Doc) (int, error) {
+	if len(docs) == 0 {
+		return 0, nil
+	}
+	var res doc.Result
+	err := f.retry(ctx, func() error {
+		var err error
+		res, err = f.Target.Write(ctx, gen, docs)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("feed %s: write %s: %w", f.Name(), gen, err)
+	}
+	for _, rj := range res.Rejects {
+		f.log.Error("document rejected", "generation", gen, "id", docIDOf(docs, rj.Row), "reason", rj.Reason)
+	}
+	return res.Written, nil
+}
+
+// retry runs fn with exponential backoff (100 ms to 5 s, for up to 2
+// minutes) until it succeeds or ctx ends.
+func (f *Feed) retry(ctx context.Context, fn func() error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = 2 * time.Minute
+	return backoff.RetryNotify(fn, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
+		f.log.Warn("retrying", "in", d, "err", err)
+	})
+}

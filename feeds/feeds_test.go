@@ -1,0 +1,255 @@
+package feeds_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/transitdb/transit/feeds"
+	"github.com/transitdb/transit/internal/testenv"
+	"github.com/transitdb/transit/ledger"
+	"github.com/transitdb/transit/plan"
+	"github.com/transitdb/transit/sinks/doc"
+	redissink "github.com/transitdb/transit/sinks/redis"
+	"github.com/transitdb/transit/stores"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopLogical()
+	os.Exit(code)
+}
+
+func redisClient(t *testing.T) (*goredis.Client, string) {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		testenv.Unavailable(t, "Redis", err)
+	}
+	prefix := testenv.Unique("tf") + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+		c.Close()
+	})
+	return c, prefix
+}
+
+type env struct {
+	url    string
+	prefix string
+	rdb    *goredis.Client
+	p      *plan.Plan
+	set    *stores.Set
+	l      *ledger.Ledger
+	feed   *feeds.Feed
+}
+
+// newEnv makes a logical database with shop.customer (n rows) and the
+// plan of one redis feed of it.
+func newEnv(t *testing.T, n int, feedYAML string) *env {
+	t.Helper()
+	e := &env{url: testenv.LogicalPostgres(t)}
+	e.rdb, e.prefix = redisClient(t)
+	testenv.Exec(t, e.url, `CREATE SCHEMA shop`,
+		`CREATE TABLE shop.customer (id int PRIMARY KEY, name text NOT NULL, email text, score numeric(8,2))`,
+		`CREATE TABLE shop.invoice (id int PRIMARY KEY, customer_id int NOT NULL, total numeric(8,2) NOT NULL)`,
+		`ALTER TABLE shop.invoice REPLICA IDENTITY FULL`,
+		fmt.Sprintf(`INSERT INTO shop.customer SELECT g, 'name '||g, 'c'||g||'@x.org', g/4.0 FROM generate_series(1, %d) g`, n),
+		fmt.Sprintf(`INSERT INTO shop.invoice SELECT g, 1 + g %% %d, g FROM generate_series(1, %d) g`, max(n, 1), 2*n))
+	src := fmt.Sprintf(`version: 1
+name: %s
+stores:
+  main: { kind: postgres, url: %q, schema: shop }
+  cache: { kind: redis, url: "redis://127.0.0.1:6379/0" }
+feeds:
+  cust:
+%s`, testenv.Unique("feedplan"), e.url, strings.ReplaceAll(feedYAML, "PREFIX", e.prefix))
+	p, err := plan.Parse("feeds.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = p
+	e.set = stores.New(p)
+	t.Cleanup(func() { e.set.Close() })
+	ctx := context.Background()
+	pool, err := e.set.Pool(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.l, err = ledger.Open(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.l.Close() })
+	spec := p.Feed("cust")
+	var f *feeds.Feed
+	target, err := redissink.NewTarget(e.rdb, redissink.Options{KeyTemplate: spec.Key, Format: redissink.Format(spec.Format), Columns: spec.Columns},
+		func(m map[string]any) string { return f.ScanID(m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err = feeds.Open(ctx, p, spec, e.l, e.set, target, feeds.Options{Log: testLog(t), CatchupIdle: 300 * time.Millisecond, StatusInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.feed = f
+	t.Cleanup(func() { _, _ = f.Drop(context.Background()) })
+	return e
+}
+
+// pgDocs renders what the feed should hold, as text by ID, with query
+// (which returns id first, then the fields).
+func (e *env) pgDocs(t *testing.T, query string) map[string]map[string]string {
+	t.Helper()
+	rows := testenv.QueryStrings(t, e.url, query)
+	out := map[string]map[string]string{}
+	cols := strings.Split(strings.SplitN(query, "|", 2)[0], ",")
+	_ = cols
+	for _, r := range rows {
+		out[r[0]] = map[string]string{}
+		for i := 1; i+1 < len(r); i += 2 {
+			if r[i+1] != "\x00" {
+				out[r[0]][r[i]] = r[i+1]
+			}
+		}
+	}
+	return out
+}
+
+func (e *env) targetDocs(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	err := e.feed.Target.Scan(context.Background(), redissink.Generation, func(ds []doc.Doc) error {
+		for _, d := range ds {
+			m := map[string]string{}
+			for k, v := range d.Fields {
+				m[k] = fmt.Sprint(v)
+			}
+			out[d.ID] = m
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+const custQuery = `SELECT id::text, 'id', id::text, 'name', name, 'email', coalesce(email, 'NULL!'), 'score', coalesce(score::text, 'NULL!') FROM shop.customer`
+
+func equalDocs(t *testing.T, want, got map[string]map[string]string) {
+	t.Helper()
+	var diffs []string
+	for id, w := range want {
+		for k, v := range w {
+			if v == "NULL!" {
+				delete(w, k)
+			}
+		}
+		g, ok := got[id]
+		if !ok {
+			diffs = append(diffs, "missing "+id)
+			continue
+		}
+		if fmt.Sprint(w) != fmt.Sprint(g) {
+			diffs = append(diffs, fmt.Sprintf("%s: want %v, got %v", id, w, g))
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			diffs = append(diffs, "extra "+id)
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Fatalf("%d differences (want %d docs, got %d), first: %s", len(diffs), len(want), len(got), strings.Join(diffs[:min(5, len(diffs))], "; "))
+	}
+}
+
+// TestRebuildThenRun: a rebuild loads every row; changes made during and
+// after it (inserts, updates, deletes, a truncate) reach Redis through
+// feed run, which stops with --until.
+func TestRebuildThenRunRedis(t *testing.T) {
+	e := newEnv(t, 300, `    from: main.customer
+    to: cache
+    key: "PREFIXc:{id}"`)
+	ctx := context.Background()
+	res, err := e.feed.Rebuild(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Backfilled != 300 || res.LSN == 0 {
+		t.Fatalf("rebuild: %+v", res)
+	}
+	equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+
+	testenv.Exec(t, e.url,
+		`INSERT INTO shop.customer VALUES (1001, 'new', NULL, 1.5)`,
+		`UPDATE shop.customer SET name = 'changed', email = NULL WHERE id <= 10`,
+		`DELETE FROM shop.customer WHERE id BETWEEN 20 AND 29`,
+		`BEGIN; UPDATE shop.customer SET score = 99 WHERE id = 1001; DELETE FROM shop.customer WHERE id = 2; COMMIT`)
+	until := time.Now()
+	t0 := time.Now()
+	if err := e.feed.Run(ctx, feeds.RunOptions{Until: &until, Idle: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("run took %s", time.Since(t0))
+	equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+	st := e.feed.Status(ctx, 0)
+	if st.Generation != redissink.Generation || st.Events < 22 || st.Position == "0/0" {
+		t.Fatalf("status: %+v", st)
+	}
+
+	testenv.Exec(t, e.url, `BEGIN; TRUNCATE shop.customer CASCADE; INSERT INTO shop.customer VALUES (7, 'after', 'a@b', 0); COMMIT`)
+	until = time.Now()
+	if err := e.feed.Run(ctx, feeds.RunOptions{Until: &until, Idle: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+}
+
+// TestDocumentsDependsOn: documents rendered by a query, re-rendered when
+// a depends_on table changes.
+func TestDocumentsDependsOn(t *testing.T) {
+	e := newEnv(t, 20, `    from: main.customer
+    to: cache
+    key: "PREFIXd:{id}"
+    format: json
+    documents:
+      query: "SELECT c.id, c.name, (SELECT count(*) FROM invoice i WHERE i.customer_id = c.id) AS invoices FROM customer c WHERE c.id = ANY($1)"
+      depends_on: { invoice: customer_id }
+    id: id`)
+	ctx := context.Background()
+	if _, err := e.feed.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := `SELECT c.id::text, 'id', c.id::text, 'invoices', (SELECT count(*) FROM shop.invoice i WHERE i.customer_id = c.id)::text, 'name', c.name FROM shop.customer c`
+	equalDocs(t, e.pgDocs(t, q), e.targetDocs(t))
+	testenv.Exec(t, e.url,
+		`INSERT INTO shop.invoice VALUES (1000, 3, 1), (1001, 3, 2)`,
+		`DELETE FROM shop.invoice WHERE customer_id = 5`,
+		`UPDATE shop.invoice SET customer_id = 8 WHERE customer_id = 9`,
+		`DELETE FROM shop.customer WHERE id = 12`)
+	until := time.Now()
+	if err := e.feed.Run(ctx, feeds.RunOptions{Until: &until, Idle: 500 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	equalDocs(t, e.pgDocs(t, q), e.targetDocs(t))
+}
+
+func testLog(t *testing.T) *slog.Logger {
+	if !testing.Verbose() {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -1,0 +1,368 @@
+package feeds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/transitdb/transit/feeds/pgrepl"
+	"github.com/transitdb/transit/ledger"
+	"github.com/transitdb/transit/plan"
+	"github.com/transitdb/transit/port"
+)
+
+// ErrInterrupted says a rebuild stopped on request before it switched
+// readers; running it again resumes it.
+var ErrInterrupted = errors.New("rebuild interrupted (resumable: run it again)")
+
+// ErrRejects says a rebuild's backfill had documents refused; readers
+// stay on the old generation.
+var ErrRejects = errors.New("documents rejected")
+
+// RebuildResult says what a rebuild did.
+type RebuildResult struct {
+	Generation string
+	Resumed    bool   // a killed rebuild was picked up
+	LSN        uint64 // the slot's consistent point (version of backfilled documents)
+	Backfilled int64  // documents written by the backfill (this process)
+	CaughtUp   int    // documents written during the catch-up
+	Swept      int    // stale keys removed (in-place targets)
+	Dropped    []string
+	Rejects    int64
+}
+
+// lockKey names the advisory lock one feed's rebuild holds.
+func (f *Feed) lockKey() string { return "transit feed " + f.Plan.Name + "/" + f.Spec.Name }
+
+// Rebuild builds a fresh generation of the feed and switches readers to
+// it: a new slot (so no change is missed), port's chunked backfill with the
+// slot's consistent point as version, a catch-up from the slot, Ready, the
+// verify hook, then one atomic switch, and old generations beyond keep
+// dropped. Each step is recorded in the ledger; killed at any point, the
+// readers stay on the old generation and the next Rebuild resumes.
+func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
+	conn, err := f.Ledger.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("feed %s: %w", f.Name(), err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext($1))", f.lockKey()).Scan(&got); err != nil {
+		return nil, fmt.Errorf("feed %s: lock: %w", f.Name(), err)
+	}
+	if !got {
+		return nil, fmt.Errorf("feed %s: another process is rebuilding it", f.Name())
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", f.lockKey())
+	}()
+
+	l := f.Ledger
+	st, err := l.Feed(ctx, f.Plan.Name, f.Name())
+	if err != nil {
+		return nil, err
+	}
+	res := &RebuildResult{Resumed: st.RebuildGen != ""}
+	if st.RebuildGen == "" {
+		gen, err := f.nextGeneration(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names := f.names(time.Now().UnixNano())
+		// Names first, slot second: a rebuild killed between the two
+		// finds its slot again instead of leaking one that holds WAL.
+		if err := l.StartRebuild(ctx, f.Plan.Name, f.Name(), gen, names.Slot, names.Publication, 0); err != nil {
+			return nil, err
+		}
+		if st, err = l.Feed(ctx, f.Plan.Name, f.Name()); err != nil {
+			return nil, err
+		}
+	}
+	gen := st.RebuildGen
+	names := pgrepl.Names{Slot: st.RebuildSlot, Publication: st.RebuildPub}
+	res.Generation = gen
+	log := f.log.With("generation", gen, "slot", names.Slot)
+	if st.RebuildLSN == 0 {
+		slot, err := pgrepl.Setup(ctx, f.url, names, f.Tables())
+		if err != nil {
+			return nil, fmt.Errorf("feed %s: %w", f.Name(), err)
+		}
+		_ = slot.Close(ctx)
+		if err := l.StartRebuild(ctx, f.Plan.Name, f.Name(), gen, names.Slot, names.Publication, uint64(slot.Start)); err != nil {
+			return nil, err
+		}
+		st.RebuildLSN, st.RebuildPhase = uint64(slot.Start), ledger.PhaseBackfill
+	}
+	res.LSN = st.RebuildLSN
+	log.Info("rebuild", "phase", st.RebuildPhase, "lsn", pglogrepl.LSN(st.RebuildLSN), "resumed", res.Resumed)
+	phase := st.RebuildPhase
+	if phase == ledger.PhaseBackfill {
+		if err := f.backfill(ctx, gen, names.Slot, st.RebuildLSN, res); err != nil {
+			return res, err
+		}
+		if err := l.SetRebuildPhase(ctx, f.Plan.Name, f.Name(), gen, ledger.PhaseCatchup); err != nil {
+			return res, err
+		}
+		phase = ledger.PhaseCatchup
+	}
+	if phase == ledger.PhaseCatchup {
+		t0 := time.Now()
+		n, err := f.catchup(ctx, gen, names)
+		res.CaughtUp = n
+		log.Debug("caught up", "documents", n, "took", time.Since(t0).Round(time.Millisecond))
+		if err != nil {
+			return res, err
+		}
+		if sw, ok := f.Target.(Sweeper); ok {
+			if res.Swept, err = sw.Sweep(ctx, gen, st.RebuildLSN); err != nil {
+				return res, fmt.Errorf("feed %s: sweep: %w", f.Name(), err)
+			}
+		}
+		if err := l.SetRebuildPhase(ctx, f.Plan.Name, f.Name(), gen, ledger.PhaseVerify); err != nil {
+			return res, err
+		}
+		phase = ledger.PhaseVerify
+	}
+	if err := ctx.Err(); err != nil {
+		return res, ErrInterrupted
+	}
+	if phase == ledger.PhaseVerify {
+		if err := f.Target.Ready(ctx, gen); err != nil {
+			return res, fmt.Errorf("feed %s: ready %s: %w", f.Name(), gen, err)
+		}
+		if f.opts.Verify != nil {
+			if err := f.opts.Verify(ctx, f, gen); err != nil {
+				_ = l.RecordVerify(context.WithoutCancel(ctx), f.Plan.Name, f.Name(), "rebuild "+gen+": "+err.Error())
+				return res, fmt.Errorf("feed %s: verify %s before the switch: %w (readers stay on the old generation)", f.Name(), gen, err)
+			}
+			if err := l.RecordVerify(ctx, f.Plan.Name, f.Name(), "rebuild "+gen+": equal"); err != nil {
+				return res, err
+			}
+		}
+		if err := l.SetRebuildPhase(ctx, f.Plan.Name, f.Name(), gen, ledger.PhaseSwitch); err != nil {
+			return res, err
+		}
+	}
+	if err := f.Target.Switch(ctx, gen); err != nil {
+		return res, fmt.Errorf("feed %s: switch to %s: %w", f.Name(), gen, err)
+	}
+	confirmed := st.RebuildLSN
+	if s, err := pgrepl.SlotStatus(ctx, f.url, names.Slot); err == nil && uint64(s.Confirmed) > confirmed {
+		confirmed = uint64(s.Confirmed)
+	}
+	msg := fmt.Sprintf("ok: %s from %s", gen, pglogrepl.LSN(st.RebuildLSN))
+	oldSlot, oldPub, err := l.FinishRebuild(ctx, f.Plan.Name, f.Name(), gen, confirmed, msg)
+	if err != nil {
+		return res, err
+	}
+	log.Info("switched", "generation", gen)
+	if oldSlot != "" && oldSlot != names.Slot {
+		f.dropSlot(ctx, pgrepl.Names{Slot: oldSlot, Publication: oldPub}, 10*time.Second)
+	}
+	res.Dropped, err = f.dropOld(ctx, gen)
+	return res, err
+}
+
+// nextGeneration names the generation a new rebuild writes: alias_vN+1
+// for an alias, the live keyspace for an in-place target.
+func (f *Feed) nextGeneration(ctx context.Context) (string, error) {
+	if f.Spec.ToAlias == "" {
+		return f.Target.Current(ctx)
+	}
+	gens, err := f.Target.Generations(ctx)
+	if err != nil {
+		return "", fmt.Errorf("feed %s: generations: %w", f.Name(), err)
+	}
+	n := 0
+	for _, g := range gens {
+		if v, ok := genNumber(f.Spec.ToAlias, g); ok && v > n {
+			n = v
+		}
+	}
+	return fmt.Sprintf("%s_v%d", f.Spec.ToAlias, n+1), nil
+}
+
+func genNumber(alias, gen string) (int, bool) {
+	s, ok := strings.CutPrefix(gen, alias+"_v")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	return v, err == nil && v > 0
+}
+
+// backfill runs port's engine over the feed's table into gen, every
+// document with version lsn. A port run of its own (named after the
+// rebuild's slot) holds the chunks, so a killed backfill resumes.
+func (f *Feed) backfill(ctx context.Context, gen, slot string, lsn uint64, res *RebuildResult) error {
+	ent := &plan.Entity{
+		Name: f.Name(), FromStore: f.Spec.FromStore, FromTable: f.Spec.FromTable,
+		ToStore: f.Spec.ToStore, ToTable: gen, ID: f.id, MaxRejects: math.MaxInt32,
+		Create: true, Lag: plan.DefaultLag, Pos: f.Spec.Pos, Columns: map[string]*plan.ColumnRule{},
+	}
+	keep := f.cols
+	if f.Spec.Documents != nil {
+		keep = f.id
+	}
+	for _, c := range f.table.Names() {
+		if !contains(keep, c) {
+			ent.Columns[c] = &plan.ColumnRule{Drop: true}
+		}
+	}
+	p := &plan.Plan{Version: 1, Name: f.Plan.Name + "/feed/" + f.Name() + "/" + slot, Naming: plan.NamingKeep,
+		Stores: f.Plan.Stores, Ledger: f.Plan.Ledger, Entities: []*plan.Entity{ent}, Hash: f.Plan.Hash, Source: f.Plan.Source}
+	ents, err := port.Resolve(ctx, p, p.Entities, f.stores)
+	if err != nil {
+		return err
+	}
+	ents[0].Sink = &docSink{f: f, gen: gen, version: lsn}
+	r, err := port.Run(ctx, p, ents, f.Ledger, port.Options{Workers: f.opts.Workers, ChunkRows: f.opts.ChunkRows,
+		Log: f.log, Metrics: f.opts.Metrics})
+	if r != nil {
+		res.Backfilled = r.LocalWrite
+		for _, e := range r.Entities {
+			res.Rejects += e.Rejected
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("feed %s: backfill: %w", f.Name(), err)
+	}
+	if r.Interrupted || !r.Done {
+		return ErrInterrupted
+	}
+	if res.Rejects > 0 {
+		var ids []string
+		for _, e := range r.Entities {
+			for _, rj := range e.Rejects {
+				ids = append(ids, rj.Reason)
+			}
+		}
+		_ = f.Ledger.SetRebuildPhase(context.WithoutCancel(ctx), f.Plan.Name, f.Name(), gen, ledger.PhaseBackfill)
+		return fmt.Errorf("feed %s: backfill of %s: %d %w (readers stay on the old generation; see transit.rejects of run %d): %s",
+			f.Name(), gen, res.Rejects, ErrRejects, r.RunID, strings.Join(ids, "; "))
+	}
+	return nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// catchup streams the rebuild's slot into gen until it has applied
+// everything committed before it started, or the slot has been quiet for
+// CatchupIdle. Whatever comes later, feed run applies from the same slot.
+func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names) (int, error) {
+	var target string
+	if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
+		return 0, fmt.Errorf("feed %s: current wal position: %w", f.Name(), err)
+	}
+	goal, err := pglogrepl.ParseLSN(target)
+	if err != nil {
+		return 0, err
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var applied atomic.Uint64
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	done := errors.New("caught up")
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case <-t.C:
+				if applied.Load() >= uint64(goal) || time.Since(time.Unix(0, last.Load())) > f.opts.CatchupIdle {
+					cancel(done)
+					return
+				}
+			}
+		}
+	}()
+	n := 0
+	err = pgrepl.Stream(cctx, f.url, names, func(ctx context.Context, tx pgrepl.Tx) error {
+		c, err := f.apply(ctx, gen, tx)
+		n += c
+		if err != nil {
+			return err
+		}
+		applied.Store(uint64(tx.EndLSN))
+		last.Store(time.Now().UnixNano())
+		return nil
+	}, pgrepl.StreamOptions{StatusInterval: f.opts.StatusInterval})
+	if ctx.Err() != nil {
+		return n, ErrInterrupted
+	}
+	if errors.Is(context.Cause(cctx), done) {
+		return n, nil
+	}
+	return n, fmt.Errorf("feed %s: catch-up: %w", f.Name(), err)
+}
+
+// dropSlot drops a slot and publication the feed no longer uses, retrying
+// while a feed run still streams from it (it notices the switch and lets
+// go); it only warns when that takes longer than wait.
+func (f *Feed) dropSlot(ctx context.Context, names pgrepl.Names, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	for {
+		held, err := pgrepl.Drop(ctx, f.url, names)
+		if err == nil {
+			f.log.Info("dropped the old slot", "slot", names.Slot, "freed_wal_bytes", held)
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			f.log.Warn("could not drop the old slot yet; feed run drops it when it switches, or transit feed drop", "slot", names.Slot, "err", err)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// dropOld drops the oldest generations until keep remain (the current one
+// included, never dropped).
+func (f *Feed) dropOld(ctx context.Context, current string) ([]string, error) {
+	if f.Spec.ToAlias == "" {
+		return nil, nil
+	}
+	gens, err := f.Target.Generations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("feed %s: generations: %w", f.Name(), err)
+	}
+	var others []string
+	for _, g := range gens {
+		if _, ok := genNumber(f.Spec.ToAlias, g); ok && g != current {
+			others = append(others, g)
+		}
+	}
+	sort.Slice(others, func(i, j int) bool {
+		a, _ := genNumber(f.Spec.ToAlias, others[i])
+		b, _ := genNumber(f.Spec.ToAlias, others[j])
+		return a < b
+	})
+	keep := max(f.Spec.Keep, 1) - 1
+	var dropped []string
+	for len(others) > keep {
+		g := others[0]
+		others = others[1:]
+		if err := f.Target.Drop(ctx, g); err != nil {
+			return dropped, fmt.Errorf("feed %s: drop %s: %w", f.Name(), g, err)
+		}
+		dropped = append(dropped, g)
+	}
+	return dropped, nil
+}

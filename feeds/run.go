@@ -1,0 +1,174 @@
+package feeds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/transitdb/transit/feeds/pgrepl"
+)
+
+// errSlotChanged: a rebuild switched the feed to another slot.
+var errSlotChanged = errors.New("the feed switched to another slot")
+
+// errPassedUntil: the stream reached a transaction committed after Until.
+var errPassedUntil = errors.New("passed until")
+
+// RunOptions tune Run.
+type RunOptions struct {
+	// Until stops the feed once the stream has passed this time: at the
+	// first transaction committed after it, or, when nothing newer comes,
+	// once the wall clock is past it and the slot is quiet. Nil: run until
+	// ctx ends.
+	Until *time.Time
+	// Idle is how quiet the slot must be past Until (default 1s).
+	Idle time.Duration
+	// WarnWAL logs a loud warning when the slot holds more WAL than this
+	// many bytes (default 1 GiB; negative: never).
+	WarnWAL int64
+	// Poll is how often the slot's lag and the ledger are checked
+	// (default 2s).
+	Poll time.Duration
+}
+
+// DefaultWarnWAL is the slot size above which feed run and feed status
+// warn.
+const DefaultWarnWAL = 1 << 30
+
+// Run keeps the feed's current generation up to date from its slot until
+// ctx ends (returning ctx's error) or, with Until, until the stream has
+// passed Until (returning nil). Every transaction is written with its
+// commit LSN as version; its end LSN is then stored in the ledger and only
+// after that confirmed to PostgreSQL, so a restart resumes exactly (a
+// replay is a no-op). A feed never built is rebuilt first; when a rebuild
+// switches the feed to a new slot, Run follows it and drops the old one.
+func (f *Feed) Run(ctx context.Context, o RunOptions) error {
+	if o.Idle <= 0 {
+		o.Idle = time.Second
+	}
+	if o.WarnWAL == 0 {
+		o.WarnWAL = DefaultWarnWAL
+	}
+	if o.Poll <= 0 {
+		o.Poll = 2 * time.Second
+	}
+	for {
+		st, err := f.Ledger.Feed(ctx, f.Plan.Name, f.Name())
+		if err != nil {
+			return err
+		}
+		if st.CurrentGen == "" {
+			f.log.Info("the feed has no generation yet: building it")
+			if _, err := f.Rebuild(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		err = f.stream(ctx, st.Slot, st.Publication, st.CurrentGen, o)
+		if errors.Is(err, errSlotChanged) {
+			f.log.Info("a rebuild switched the feed; following it", "old_slot", st.Slot)
+			f.dropSlot(ctx, pgrepl.Names{Slot: st.Slot, Publication: st.Publication}, 5*time.Second)
+			continue
+		}
+		return err
+	}
+}
+
+func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) error {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	last := time.Now()
+	lastCh := make(chan time.Time, 1)
+	go f.watch(sctx, cancel, slot, o, lastCh)
+	names := pgrepl.Names{Slot: slot, Publication: pub}
+	m := f.opts.Metrics
+	err := pgrepl.Stream(sctx, f.url, names, func(ctx context.Context, tx pgrepl.Tx) error {
+		if o.Until != nil && tx.CommitTime.After(*o.Until) {
+			return errPassedUntil
+		}
+		n, err := f.apply(ctx, gen, tx)
+		if err != nil {
+			return err
+		}
+		ok, err := f.Ledger.Confirm(ctx, f.Plan.Name, f.Name(), slot, uint64(tx.EndLSN), int64(n), tx.CommitTime)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errSlotChanged
+		}
+		if m != nil {
+			m.FeedEvents.WithLabelValues(f.Name()).Add(float64(n))
+			m.FeedLagSecs.WithLabelValues(f.Name()).Set(max(0, time.Since(tx.CommitTime).Seconds()))
+		}
+		last = time.Now()
+		select {
+		case lastCh <- last:
+		default:
+			select {
+			case <-lastCh:
+			default:
+			}
+			lastCh <- last
+		}
+		return nil
+	}, pgrepl.StreamOptions{StatusInterval: f.opts.StatusInterval})
+	switch {
+	case errors.Is(err, errPassedUntil) || errors.Is(context.Cause(sctx), errPassedUntil):
+		return nil
+	case errors.Is(err, errSlotChanged) || errors.Is(context.Cause(sctx), errSlotChanged):
+		return errSlotChanged
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("feed %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// watch polls the slot (lag metrics, the loud WAL warning), the ledger (a
+// rebuild that switched the slot) and the clock (Until on a quiet slot).
+func (f *Feed) watch(ctx context.Context, cancel context.CancelCauseFunc, slot string, o RunOptions, lastCh <-chan time.Time) {
+	t := time.NewTicker(min(o.Poll, o.Idle/2+time.Millisecond))
+	defer t.Stop()
+	last := time.Now()
+	nextPoll := time.Now()
+	warned := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case l := <-lastCh:
+			last = l
+		case <-t.C:
+		}
+		if o.Until != nil && time.Now().After(*o.Until) && time.Since(last) > o.Idle {
+			cancel(errPassedUntil)
+			return
+		}
+		if time.Now().Before(nextPoll) {
+			continue
+		}
+		nextPoll = time.Now().Add(o.Poll)
+		if st, err := f.Ledger.Feed(ctx, f.Plan.Name, f.Name()); err == nil && st.Slot != slot {
+			cancel(errSlotChanged)
+			return
+		}
+		s, err := pgrepl.SlotStatus(ctx, f.url, slot)
+		if err != nil {
+			continue
+		}
+		if m := f.opts.Metrics; m != nil {
+			m.FeedLagBytes.WithLabelValues(f.Name()).Set(float64(s.LagBytes))
+			if time.Since(last) > o.Poll && s.LagBytes == 0 {
+				m.FeedLagSecs.WithLabelValues(f.Name()).Set(0)
+			}
+		}
+		if o.WarnWAL > 0 && s.LagBytes > o.WarnWAL && time.Since(warned) > time.Minute {
+			warned = time.Now()
+			f.log.Error("WARNING: the feed's replication slot holds back a lot of WAL; PostgreSQL's disk fills up if it keeps growing",
+				"slot", slot, "wal_bytes", s.LagBytes, "limit", o.WarnWAL)
+		}
+	}
+}

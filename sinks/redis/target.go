@@ -1,0 +1,184 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/transitdb/transit/sinks/doc"
+)
+
+// Generation is the one generation of a Redis Target: the live keyspace.
+//
+// A Redis feed is rebuilt in place rather than into a second keyspace
+// behind a switched pointer key: readers keep reading the keys they know
+// ("customer:42") with one round trip and no pointer to follow, and a
+// rebuild needs no second copy of the data in memory. In place is safe
+// because every key carries its version: the rebuild writes each row with
+// its slot's consistent point, which is newer than anything written before
+// it, while changes after that point arrive with newer versions still; so
+// at every moment each key holds a complete, correct value (the old one or
+// a newer one). What a rebuild cannot overwrite is a stale key whose row
+// is gone (say, its tombstone expired): Sweep removes every key older than
+// the rebuild's version once the rebuild has caught up.
+const Generation = "live"
+
+// Target is a doc.Target over one Redis keyspace (see Generation).
+type Target struct {
+	w      *Writer
+	prefix string
+	id     func(map[string]any) string
+}
+
+var _ doc.Target = (*Target)(nil)
+
+// NewTarget returns a Target writing with opts on client (owned by the
+// caller). id renders a document's ID from the fields Scan reads back
+// (strings, or decoded JSON values for FormatJSON); nil leaves Doc.ID the
+// Redis key.
+func NewTarget(client goredis.UniversalClient, opts Options, id func(map[string]any) string) (*Target, error) {
+	w, err := New(client, opts)
+	if err != nil {
+		return nil, err
+	}
+	prefix := opts.KeyTemplate
+	if i := strings.IndexByte(prefix, '{'); i >= 0 {
+		prefix = prefix[:i]
+	}
+	return &Target{w: w, prefix: prefix, id: id}, nil
+}
+
+// Prefix is the literal start of every key of the Target.
+func (t *Target) Prefix() string { return t.prefix }
+
+func (t *Target) check(gen string) error {
+	if gen != Generation {
+		return fmt.Errorf("redis target: no generation %q (a Redis feed has one, %q, rebuilt in place)", gen, Generation)
+	}
+	return nil
+}
+
+// Current always names the live keyspace.
+func (t *Target) Current(context.Context) (string, error) { return Generation, nil }
+
+// Generations lists the live keyspace.
+func (t *Target) Generations(context.Context) ([]string, error) { return []string{Generation}, nil }
+
+// Create checks gen: the live keyspace needs no preparing.
+func (t *Target) Create(_ context.Context, gen string) error { return t.check(gen) }
+
+// Ready checks gen: every write is visible as soon as it is made.
+func (t *Target) Ready(_ context.Context, gen string) error { return t.check(gen) }
+
+// Switch checks gen: readers always read the live keyspace.
+func (t *Target) Switch(_ context.Context, gen string) error { return t.check(gen) }
+
+// Drop refuses: the live keyspace is always current.
+func (t *Target) Drop(_ context.Context, gen string) error {
+	return fmt.Errorf("redis target: cannot drop %q, the current generation", gen)
+}
+
+// Write stores docs in the live keyspace, each under its version.
+func (t *Target) Write(ctx context.Context, gen string, docs []doc.Doc) (doc.Result, error) {
+	if err := t.check(gen); err != nil {
+		return doc.Result{}, err
+	}
+	recs := make([]Record, len(docs))
+	for i, d := range docs {
+		recs[i] = Record{Fields: d.Fields, Version: d.Version, Delete: d.Delete}
+	}
+	res, err := t.w.Write(ctx, recs)
+	if err != nil {
+		return doc.Result{}, err
+	}
+	return doc.Result{Written: res.Written, Skipped: res.Skipped, Rejects: res.Rejects}, nil
+}
+
+// Scan reads every key of the Target back: hash fields as strings, JSON
+// documents decoded.
+func (t *Target) Scan(ctx context.Context, gen string, fn func([]doc.Doc) error) error {
+	if err := t.check(gen); err != nil {
+		return err
+	}
+	return t.w.Scan(ctx, t.prefix, 1000, func(es []Entry) error {
+		docs := make([]doc.Doc, 0, len(es))
+		for _, e := range es {
+			d := doc.Doc{ID: e.Key, Version: e.Version}
+			if t.w.opts.Format == FormatJSON {
+				if err := json.Unmarshal(e.JSON, &d.Fields); err != nil {
+					return fmt.Errorf("redis target: decode %s: %w", e.Key, err)
+				}
+			} else {
+				d.Fields = make(map[string]any, len(e.Fields))
+				for k, v := range e.Fields {
+					d.Fields[k] = v
+				}
+			}
+			if t.id != nil {
+				d.ID = t.id(d.Fields)
+			}
+			docs = append(docs, d)
+		}
+		return fn(docs)
+	})
+}
+
+// Sweep deletes every key of gen whose version is below version (keys a
+// rebuild at that version found no row for) and returns how many. A key
+// rewritten meanwhile with a newer version is kept: the delete is a
+// versioned compare-and-set like every write.
+func (t *Target) Sweep(ctx context.Context, gen string, version uint64) (int, error) {
+	if err := t.check(gen); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := t.w.Scan(ctx, t.prefix, 1000, func(es []Entry) error {
+		var stale []string
+		for _, e := range es {
+			if e.Version < version {
+				stale = append(stale, e.Key)
+			}
+		}
+		if len(stale) == 0 {
+			return nil
+		}
+		c, err := t.w.deleteKeysBelow(ctx, stale, version)
+		n += c
+		return err
+	})
+	return n, err
+}
+
+// sweepScript: KEYS = key; ARGV = version. Deletes the key only while its
+// stored version is below ARGV[1] (no tombstone: the row is gone from the
+// snapshot, and any later insert has a newer version anyway).
+var sweepScript = goredis.NewScript(luaCur + `
+local c = cur(KEYS[1])
+if c and c < ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+`)
+
+func (w *Writer) deleteKeysBelow(ctx context.Context, keys []string, version uint64) (int, error) {
+	pipe := w.c.Pipeline()
+	cmds := make([]*goredis.Cmd, len(keys))
+	v := padVersion(version)
+	for i, k := range keys {
+		cmds[i] = sweepScript.Eval(ctx, pipe, []string{k}, v)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("redis target: sweep: %w", err)
+	}
+	n := 0
+	for _, c := range cmds {
+		if x, _ := c.Int(); x == 1 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Close releases nothing: the client belongs to the caller.
+func (t *Target) Close() error { return nil }
