@@ -79,7 +79,7 @@ cutover: { max_lag: 1h, max_verify_age: 1h, max_mismatch_rate: 0.001, min_shadow
 	if code, out, errOut := transitRun(t, "verify", p, "--entity", "Track"); code != 1 {
 		t.Fatalf("verify with a difference: exit %d\n%s\n%s", code, out, errOut)
 	}
-	testenv.Exec(t, target, `INSERT INTO transit.shadow_stats VALUES ('chinook-cutover', 'Track', 120, 1, now(), now())`)
+	testenv.Exec(t, target, `INSERT INTO transit.shadow_stats (plan, entity, reads, mismatches, since, updated_at) VALUES ('chinook-cutover', 'Track', 120, 1, now(), now())`)
 	code, out, errOut = transitBin(t, "cutover", p, "--entity", "Track", "--to", "migrating")
 	if code != 1 {
 		t.Fatalf("→ migrating with evidence missing: exit %d\n%s\n%s", code, out, errOut)
