@@ -243,3 +243,21 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("invoice: %+v", sts[1])
 	}
 }
+
+func TestLedgerURL(t *testing.T) {
+	t.Parallel()
+	p, err := plan.Parse("p.yaml", []byte(gatesPlan), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := LedgerURL(p); err != nil || u != "postgres://h/db" {
+		t.Fatalf("LedgerURL: %q %v", u, err)
+	}
+	p, err = plan.Parse("p.yaml", []byte("version: 1\nname: r\nstores:\n  a: { kind: sqlite, path: a.db }\nentities:\n  e: { from: a.t }\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LedgerURL(p); err == nil {
+		t.Fatal("a plan without a postgres store has a ledger URL")
+	}
+}

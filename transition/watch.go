@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/transitdb/transit/internal/pgconf"
+	"github.com/transitdb/transit/plan"
 )
 
 // WatchOptions tune a Watcher. The zero value is ready to use.
@@ -308,4 +309,14 @@ func (w *Watcher) listenOnce(ctx context.Context) (connected bool, err error) {
 			return true, err
 		}
 	}
+}
+
+// LedgerURL is the URL of the plan's ledger store (its ledger: key, else
+// its first postgres store): the ledgerURL to give Watch.
+func LedgerURL(p *plan.Plan) (string, error) {
+	s := p.LedgerStore()
+	if s == nil {
+		return "", fmt.Errorf("plan %s has no postgres store to keep the ledger in", p.Name)
+	}
+	return s.URL, nil
 }
