@@ -172,6 +172,22 @@ cutover: { max_lag: 1h, max_verify_age: 1h, max_mismatch_rate: 0.001, min_shadow
 	if got := strings.ReplaceAll(strings.ReplaceAll(jsonish(hist), "\n", ""), "  ", " "); got != want {
 		t.Errorf("history: %s, want %s", got, want)
 	}
+
+	// Too many mismatches: refused; --force --reason steps anyway, and the
+	// history says it was forced and why.
+	testenv.Exec(t, target, `UPDATE transit.shadow_stats SET mismatches = 40`)
+	code, _, errOut = transitBin(t, "cutover", p, "--entity", "Track", "--to", "migrating")
+	if code != 1 || !strings.Contains(errOut, "failed gates: shadow") {
+		t.Fatalf("→ migrating with 40 mismatches: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut = transitBin(t, "cutover", p, "--entity", "Track", "--to", "migrating", "--force", "--reason", "mismatches are a known clock skew")
+	if code != 0 || !strings.Contains(out, "moved (forced)") || !strings.Contains(errOut, "forced past failed gates: shadow") {
+		t.Fatalf("forced: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := pgScalar(t, target, `SELECT forced::text || ' ' || reason || ' ' || (gates->2->>'name') || ' ' || (gates->2->>'passed')
+		FROM transit.phase_history ORDER BY id DESC LIMIT 1`); got != "true mismatches are a known clock skew shadow false" {
+		t.Errorf("forced step in the history: %q", got)
+	}
 }
 
 func jsonish(rows [][]string) string {
