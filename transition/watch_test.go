@@ -84,6 +84,14 @@ func TestSetRecordsHistoryAndWatcherFollows(t *testing.T) {
 	if c := <-changes; c != "customer:old>shadow" {
 		t.Fatalf("OnChange got %q", c)
 	}
+	// A watcher started now finds customer in shadow: that is not a change.
+	w2 := watch(t, url, "shop", WatchOptions{OnChange: func(e string, from, to Phase) {
+		t.Errorf("OnChange at the start: %s %s>%s", e, from, to)
+	}})
+	if w2.Phase("customer") != "shadow" {
+		t.Fatalf("second watcher: %q", w2.Phase("customer"))
+	}
+	w2.Close()
 	// Another plan's change is not this watcher's business.
 	if _, err := Set(ctx, pool, Change{Plan: "other", Entity: "customer", To: New}); err != nil {
 		t.Fatal(err)
