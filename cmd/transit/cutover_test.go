@@ -56,7 +56,7 @@ cutover: { max_lag: 1h, max_verify_age: 1h, max_mismatch_rate: 0.001, min_shadow
 	// Before any run: the entity is unknown to the ledger and the plan
 	// names no entity (a tables: rule only), so the typo check refuses.
 	code, _, errOut := transitBin(t, "cutover", p, "--entity", "Track", "--to", "shadow")
-	if code != 2 || !strings.Contains(errOut, `unknown entity "Track"`) {
+	if code != 2 || !strings.Contains(errOut, `unknown entity "Track"`) || !strings.Contains(errOut, "known once transit run has moved it") {
 		t.Fatalf("before any run: exit %d\n%s", code, errOut)
 	}
 	if code, out, errOut := transitRun(t, "run", p); code != 0 {
