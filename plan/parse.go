@@ -55,9 +55,18 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Plan,
 // and passwords do not change the hash; any other content does. Leaving
 // passwords out means the hash can be stored and shown without becoming a
 // way to test guesses of a secret.
+//
+// The cutover blocks are left out: they hold the thresholds of the gates of
+// `transit cutover`, which change nothing a run does, so tuning them while a
+// run is in progress must not make it incompatible with the plan.
 func hashPlan(p *Plan) string {
+	c := p.clone()
+	c.Cutover = nil
+	for _, e := range c.Entities {
+		e.Cutover = nil
+	}
 	var b bytes.Buffer
-	if err := p.WriteYAML(&b); err != nil {
+	if err := c.WriteYAML(&b); err != nil {
 		return ""
 	}
 	sum := sha256.Sum256(b.Bytes())

@@ -461,3 +461,35 @@ entities:
 		t.Errorf("defaults: %+v", g)
 	}
 }
+
+// TestHashIgnoresCutover: gate thresholds do not change what a run does,
+// so they must not make a run in progress incompatible.
+func TestHashIgnoresCutover(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+name: t
+stores:
+  old: { kind: mysql, url: "mysql://u@h/db" }
+  pg:  { kind: postgres, url: "postgres://h/db" }
+entities:
+  a: { from: old.a, to: pg }
+`
+	a, err := Parse("p.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("p.yaml", []byte(strings.Replace(src, "to: pg }", "to: pg, cutover: { max_lag: 1m } }", 1)+"cutover: { min_shadow_reads: 5 }\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash != b.Hash || b.Cutover == nil || b.Entities[0].Cutover == nil {
+		t.Errorf("cutover thresholds changed the hash (or were dropped): %s vs %s", a.Hash, b.Hash)
+	}
+	c, err := Parse("p.yaml", []byte(strings.Replace(src, "to: pg }", "to: pg, lag: 1m }", 1)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hash == a.Hash {
+		t.Error("a change a run depends on (lag) left the hash alone")
+	}
+}

@@ -69,7 +69,8 @@ type Plan struct {
 	// Source is the file the plan came from; Hash is a digest of its
 	// interpolated content, used to tell plan versions apart: the sha256
 	// (hex) of the canonical WriteYAML output at parse time, so comments,
-	// layout and passwords in URLs do not change it; other content does.
+	// layout, passwords in URLs and cutover thresholds do not change it;
+	// other content does.
 	Source string
 	Hash   string
 }

@@ -108,7 +108,7 @@ func TestGatesRefuseThenPass(t *testing.T) {
 
 	// migrating needs every gate: all but lag fail now.
 	exec(t, pool, `INSERT INTO transit.rejects (run_id, entity, key, reason, created_at) VALUES (1, 'customer', '[7]', 'bad utf-8', now() - interval '1 hour')`)
-	exec(t, pool, `INSERT INTO transit.shadow_stats VALUES ('shop', 'customer', 50, 0, now(), now())`)
+	exec(t, pool, `INSERT INTO transit.shadow_stats (plan, entity, reads, mismatches, since, updated_at) VALUES ('shop', 'customer', 50, 0, now(), now())`)
 	verifyRun(t, pool, "customer", "differences", time.Minute)
 	res, err = Forward(ctx, pool, p, "customer", Migrating, StepOptions{})
 	if err != nil || res.Applied || names(res.Gates, false) != "verify,shadow,audit,rejects" || names(res.Gates, true) != "lag" {
@@ -224,7 +224,7 @@ func TestStatus(t *testing.T) {
 	finishedRun(t, pool, "customer", 90*time.Second)
 	finishedRun(t, pool, "invoice", time.Second) // not in the plan: the ledger knows it
 	verifyRun(t, pool, "customer", "consistent", time.Minute)
-	exec(t, pool, `INSERT INTO transit.shadow_stats VALUES ('shop', 'customer', 400, 2, now(), now())`)
+	exec(t, pool, `INSERT INTO transit.shadow_stats (plan, entity, reads, mismatches, since, updated_at) VALUES ('shop', 'customer', 400, 2, now(), now())`)
 	exec(t, pool, `INSERT INTO transit.rejects (run_id, entity, key, reason) VALUES (1, 'customer', '[9]', 'x')`)
 	if _, err := Set(ctx, pool, Change{Plan: "shop", Entity: "customer", To: Shadow}); err != nil {
 		t.Fatal(err)
@@ -241,5 +241,23 @@ func TestStatus(t *testing.T) {
 	}
 	if sts[1].Entity != "invoice" || sts[1].Phase != "old" || sts[1].LagSeconds < 0 {
 		t.Fatalf("invoice: %+v", sts[1])
+	}
+}
+
+func TestLedgerURL(t *testing.T) {
+	t.Parallel()
+	p, err := plan.Parse("p.yaml", []byte(gatesPlan), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := LedgerURL(p); err != nil || u != "postgres://h/db" {
+		t.Fatalf("LedgerURL: %q %v", u, err)
+	}
+	p, err = plan.Parse("p.yaml", []byte("version: 1\nname: r\nstores:\n  a: { kind: sqlite, path: a.db }\nentities:\n  e: { from: a.t }\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LedgerURL(p); err == nil {
+		t.Fatal("a plan without a postgres store has a ledger URL")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/transitdb/transit/internal/pgconf"
+	"github.com/transitdb/transit/plan"
 )
 
 // WatchOptions tune a Watcher. The zero value is ready to use.
@@ -31,6 +32,7 @@ type WatchOptions struct {
 	Logger *slog.Logger
 	// OnChange, when set, is called (from the Watcher's goroutine) after
 	// an entity's phase changes; from is "old" for an entity never moved.
+	// The phases found when Watch starts are not changes.
 	OnChange func(entity string, from, to Phase)
 }
 
@@ -44,9 +46,10 @@ type Watcher struct {
 	pooled bool
 	log    *slog.Logger
 
-	mu     sync.RWMutex
-	phases map[string]Phase
-	mode   string // "listen" or "poll"
+	mu      sync.RWMutex
+	phases  map[string]Phase
+	mode    string // "listen" or "poll"
+	started bool   // the first read is done: later differences are changes
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -95,6 +98,9 @@ func Watch(ctx context.Context, ledgerURL, planName string, opts WatchOptions) (
 		pool.Close()
 		return nil, fmt.Errorf("watch phases: %w", err)
 	}
+	w.mu.Lock()
+	w.started = true // the phases found at the start are not changes
+	w.mu.Unlock()
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	go func() {
@@ -201,7 +207,11 @@ func (w *Watcher) apply(next map[string]Phase, all bool) {
 			}
 		}
 	}
+	started := w.started
 	w.mu.Unlock()
+	if !started {
+		return
+	}
 	for _, c := range changes {
 		w.log.Info("phase changed", "entity", c.entity, "from", c.from, "to", c.to)
 		if w.opts.OnChange != nil {
@@ -308,4 +318,14 @@ func (w *Watcher) listenOnce(ctx context.Context) (connected bool, err error) {
 			return true, err
 		}
 	}
+}
+
+// LedgerURL is the URL of the plan's ledger store (its ledger: key, else
+// its first postgres store): the ledgerURL to give Watch.
+func LedgerURL(p *plan.Plan) (string, error) {
+	s := p.LedgerStore()
+	if s == nil {
+		return "", fmt.Errorf("plan %s has no postgres store to keep the ledger in", p.Name)
+	}
+	return s.URL, nil
 }

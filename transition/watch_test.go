@@ -3,6 +3,7 @@ package transition
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,14 @@ func TestSetRecordsHistoryAndWatcherFollows(t *testing.T) {
 	if c := <-changes; c != "customer:old>shadow" {
 		t.Fatalf("OnChange got %q", c)
 	}
+	// A watcher started now finds customer in shadow: that is not a change.
+	w2 := watch(t, url, "shop", WatchOptions{OnChange: func(e string, from, to Phase) {
+		t.Errorf("OnChange at the start: %s %s>%s", e, from, to)
+	}})
+	if w2.Phase("customer") != "shadow" {
+		t.Fatalf("second watcher: %q", w2.Phase("customer"))
+	}
+	w2.Close()
 	// Another plan's change is not this watcher's business.
 	if _, err := Set(ctx, pool, Change{Plan: "other", Entity: "customer", To: New}); err != nil {
 		t.Fatal(err)
@@ -214,5 +223,70 @@ func TestActor(t *testing.T) {
 	t.Setenv("TRANSIT_ACTOR", "deploy-bot")
 	if a := Actor(); a != "deploy-bot" {
 		t.Fatalf("Actor() = %q, want $TRANSIT_ACTOR", a)
+	}
+}
+
+// TestWatcherThroughAHang: the ledger hangs (a proxy holds every byte).
+// Phase keeps answering at once with the last phases known, in both modes,
+// and a change made meanwhile arrives once the ledger answers again.
+func TestWatcherThroughAHang(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"listen", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			direct := testenv.Postgres(t)
+			pool := ledgerPool(t, direct)
+			ctx := context.Background()
+			if _, err := Set(ctx, pool, Change{Plan: "shop", Entity: "customer", To: Shadow}); err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(direct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := testenv.NewProxy(t, u.Host)
+			u.Host = proxy.Addr()
+			q := u.Query()
+			q.Set("pooler", map[string]string{"listen": "none", "poll": "transaction"}[mode])
+			u.RawQuery = q.Encode()
+			w := watch(t, u.String(), "shop", WatchOptions{KeepAlive: 200 * time.Millisecond})
+			if w.Mode() != mode {
+				t.Fatalf("mode %q, want %q", w.Mode(), mode)
+			}
+			time.Sleep(300 * time.Millisecond) // let the listener start
+			proxy.Stall()
+			if _, err := Set(ctx, pool, Change{Plan: "shop", Entity: "customer", To: Migrating}); err != nil {
+				t.Fatal(err)
+			}
+			for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				start := time.Now()
+				got := w.Phase("customer")
+				if d := time.Since(start); d > 10*time.Millisecond {
+					t.Fatalf("Phase took %v while the ledger hangs", d)
+				}
+				if got != "shadow" {
+					t.Fatalf("while the ledger hangs: %q, want the last known (shadow)", got)
+				}
+			}
+			proxy.Resume()
+			d := reaches(t, w, "customer", Migrating, time.Now(), 10*time.Second)
+			t.Logf("after the hang the change arrived in %v", d)
+		})
+	}
+}
+
+// TestWatchUnreachable: a ledger that does not answer is a clear error
+// from Watch, not a Watcher that says "old" for everything.
+func TestWatchUnreachable(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, err := Watch(ctx, "postgres://postgres@127.0.0.1:1/none?connect_timeout=2", "shop", WatchOptions{})
+	if err == nil {
+		w.Close()
+		t.Fatal("Watch on a closed port succeeded")
+	}
+	if !strings.Contains(err.Error(), "watch phases") {
+		t.Fatalf("error without context: %v", err)
 	}
 }

@@ -145,8 +145,12 @@ func knownEntity(ctx context.Context, pool *pgxpool.Pool, p *plan.Plan, entity s
 		names = append(names, s.Entity)
 	}
 	sort.Strings(names)
+	known := strings.Join(names, ", ")
+	if known == "" {
+		known = "none yet; a table of a tables: rule is known once transit run has moved it"
+	}
 	return fail(exitUsage, fmt.Errorf("unknown entity %q: the plan routes no such entity and no run has moved one (known: %s)",
-		entity, strings.Join(names, ", ")))
+		entity, known))
 }
 
 func runCutover(cmd *cobra.Command, path string, o stepOptions) error {

@@ -56,7 +56,7 @@ cutover: { max_lag: 1h, max_verify_age: 1h, max_mismatch_rate: 0.001, min_shadow
 	// Before any run: the entity is unknown to the ledger and the plan
 	// names no entity (a tables: rule only), so the typo check refuses.
 	code, _, errOut := transitBin(t, "cutover", p, "--entity", "Track", "--to", "shadow")
-	if code != 2 || !strings.Contains(errOut, `unknown entity "Track"`) {
+	if code != 2 || !strings.Contains(errOut, `unknown entity "Track"`) || !strings.Contains(errOut, "known once transit run has moved it") {
 		t.Fatalf("before any run: exit %d\n%s", code, errOut)
 	}
 	if code, out, errOut := transitRun(t, "run", p); code != 0 {
@@ -79,7 +79,7 @@ cutover: { max_lag: 1h, max_verify_age: 1h, max_mismatch_rate: 0.001, min_shadow
 	if code, out, errOut := transitRun(t, "verify", p, "--entity", "Track"); code != 1 {
 		t.Fatalf("verify with a difference: exit %d\n%s\n%s", code, out, errOut)
 	}
-	testenv.Exec(t, target, `INSERT INTO transit.shadow_stats VALUES ('chinook-cutover', 'Track', 120, 1, now(), now())`)
+	testenv.Exec(t, target, `INSERT INTO transit.shadow_stats (plan, entity, reads, mismatches, since, updated_at) VALUES ('chinook-cutover', 'Track', 120, 1, now(), now())`)
 	code, out, errOut = transitBin(t, "cutover", p, "--entity", "Track", "--to", "migrating")
 	if code != 1 {
 		t.Fatalf("→ migrating with evidence missing: exit %d\n%s\n%s", code, out, errOut)
@@ -171,6 +171,22 @@ cutover: { max_lag: 1h, max_verify_age: 1h, max_mismatch_rate: 0.001, min_shadow
 	want := "[[old shadow start comparing true] [shadow migrating verify clean true] [migrating shadow app errors true]]"
 	if got := strings.ReplaceAll(strings.ReplaceAll(jsonish(hist), "\n", ""), "  ", " "); got != want {
 		t.Errorf("history: %s, want %s", got, want)
+	}
+
+	// Too many mismatches: refused; --force --reason steps anyway, and the
+	// history says it was forced and why.
+	testenv.Exec(t, target, `UPDATE transit.shadow_stats SET mismatches = 40`)
+	code, _, errOut = transitBin(t, "cutover", p, "--entity", "Track", "--to", "migrating")
+	if code != 1 || !strings.Contains(errOut, "failed gates: shadow") {
+		t.Fatalf("→ migrating with 40 mismatches: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut = transitBin(t, "cutover", p, "--entity", "Track", "--to", "migrating", "--force", "--reason", "mismatches are a known clock skew")
+	if code != 0 || !strings.Contains(out, "moved (forced)") || !strings.Contains(errOut, "forced past failed gates: shadow") {
+		t.Fatalf("forced: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := pgScalar(t, target, `SELECT forced::text || ' ' || reason || ' ' || (gates->2->>'name') || ' ' || (gates->2->>'passed')
+		FROM transit.phase_history ORDER BY id DESC LIMIT 1`); got != "true mismatches are a known clock skew shadow false" {
+		t.Errorf("forced step in the history: %q", got)
 	}
 }
 

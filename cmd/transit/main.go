@@ -1,5 +1,6 @@
 // Command transit moves a live system from an old data store to a new one:
-// plan, run (backfill and catch-up), verify, audit.
+// plan, run (backfill and catch-up), verify, audit, and the cutover of each
+// entity from old to new (cutover, rollback, status).
 //
 // Exit codes: 0 done / consistent; 1 the job ran and found a problem
 // (rejects over the limit, differences, failed checks); 2 usage, plan or
