@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/transitdb/transit/internal/testenv"
+)
+
+// dupCSV is issue 8's file, with one more row for key 1 at the end: a
+// file is not sorted, so the repeats of a key can be anywhere in it.
+const dupCSV = "id,name\n1,first\n1,second\n2,x\n3,y\n1,third\n"
+
+// dupPlan writes a plan moving files.people (from dir) to main.people in
+// purl's schema, with max_rejects and batch_size (0: default).
+func dupPlan(t *testing.T, name, dir, purl, schema string, maxRejects, batch int) string {
+	t.Helper()
+	extra := ""
+	if batch > 0 {
+		extra = fmt.Sprintf("    batch_size: %d\n", batch)
+	}
+	return writePlan(t, "version: 1\nname: "+name+"\nstores:\n  files: { kind: csv, path: \""+dir+"\" }\n"+
+		"  main: { kind: postgres, url: \""+purl+"\", schema: "+schema+" }\n"+
+		"entities:\n  people:\n    from: files.people\n    to: main.people\n    id: [id]\n"+
+		fmt.Sprintf("    max_rejects: %d\n", maxRejects)+extra)
+}
+
+func writeCSV(t *testing.T, data string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "people.csv"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// checkDupOutcome checks the target and transit.rejects after a run of
+// dupCSV: the first row of each key moved, the primary key built, and each
+// later row a reject with its own payload and the kept row in the reason.
+func checkDupOutcome(t *testing.T, purl, plan, schema string) {
+	t.Helper()
+	got := testenv.QueryStrings(t, purl, "SELECT id::text, name FROM "+schema+".people ORDER BY id")
+	want := "1 first|2 x|3 y"
+	var rows []string
+	for _, r := range got {
+		rows = append(rows, strings.Join(r, " "))
+	}
+	if strings.Join(rows, "|") != want {
+		t.Errorf("target rows %v, want %s", rows, want)
+	}
+	pk := pgScalar(t, purl, "SELECT count(*) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", schema+".people")
+	if pk != "1" {
+		t.Errorf("primary keys on %s.people: %s, want 1", schema, pk)
+	}
+	rej := testenv.QueryStrings(t, purl, `SELECT r.key::text, r.reason, r.payload->>'name' FROM transit.rejects r JOIN transit.runs u ON u.id = r.run_id
+		WHERE u.plan = $1 ORDER BY r.key::text`, plan)
+	if len(rej) != 2 {
+		t.Fatalf("rejects %v, want 2 (second and third for id 1)", rej)
+	}
+	for i, name := range []string{"second", "third"} {
+		key, reason, payload := rej[i][0], rej[i][1], rej[i][2]
+		if !strings.HasPrefix(reason, "duplicate key in source") {
+			t.Errorf("reject %s: reason %q, want it to start with %q", key, reason, "duplicate key in source")
+		}
+		if !strings.Contains(reason, `"name":"first"`) || !strings.Contains(reason, "id=1") {
+			t.Errorf("reject %s: reason %q does not quote the kept row", key, reason)
+		}
+		if payload != name {
+			t.Errorf("reject %s: payload name %q, want %q", key, payload, name)
+		}
+		if !strings.HasPrefix(key, `["i:1", "s:duplicate `) {
+			t.Errorf("reject key %s, want key 1 and its occurrence", key)
+		}
+	}
+}
+
+// TestDuplicateKeysFresh: a CSV with repeated keys into a new table (the
+// fast COPY path with the key added afterwards). Before: exit 2 with a raw
+// SQLSTATE 23505 and the duplicates left in the target.
+func TestDuplicateKeysFresh(t *testing.T) {
+	t.Parallel()
+	purl := testenv.Postgres(t)
+	dir := writeCSV(t, dupCSV)
+	for _, batch := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("batch%d", batch), func(t *testing.T) {
+			schema := fmt.Sprintf("fresh%d", batch)
+			plan := "dupfresh" + schema
+			code, out, errOut := transitRun(t, "run", dupPlan(t, plan, dir, purl, schema, 2, batch))
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			checkDupOutcome(t, purl, plan, schema)
+		})
+	}
+}
+
+// TestDuplicateKeysUpsert: the same file into a table that already holds
+// rows (the upsert path). Before: the later rows silently overwrote the
+// first one, with no reject.
+func TestDuplicateKeysUpsert(t *testing.T) {
+	t.Parallel()
+	purl := testenv.Postgres(t)
+	dir := writeCSV(t, dupCSV)
+	for _, batch := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("batch%d", batch), func(t *testing.T) {
+			schema := fmt.Sprintf("upsert%d", batch)
+			plan := "dupupsert" + schema
+			testenv.Exec(t, purl, "CREATE SCHEMA "+schema,
+				"CREATE TABLE "+schema+".people (id bigint PRIMARY KEY, name text)",
+				"INSERT INTO "+schema+".people VALUES (3, 'old')")
+			code, out, errOut := transitRun(t, "run", dupPlan(t, plan, dir, purl, schema, 2, batch))
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			checkDupOutcome(t, purl, plan, schema)
+		})
+	}
+}
+
+// TestDuplicateKeysMaxRejects: duplicates count against max_rejects like
+// any reject: past it the run stops with exit 1.
+func TestDuplicateKeysMaxRejects(t *testing.T) {
+	t.Parallel()
+	purl := testenv.Postgres(t)
+	dir := writeCSV(t, dupCSV)
+	code, out, errOut := transitRun(t, "run", dupPlan(t, "dupmax", dir, purl, "dupmax", 1, 0))
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	mustContain(t, out+errOut, "rejects over the limit")
+	if n := pgScalar(t, purl, `SELECT count(*) FROM transit.rejects r JOIN transit.runs u ON u.id = r.run_id
+		WHERE u.plan = 'dupmax' AND r.reason LIKE 'duplicate key in source%'`); n != "2" {
+		t.Errorf("%s duplicate rejects recorded, want 2", n)
+	}
+}
