@@ -246,10 +246,13 @@ func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
 			})
 		})
 	}()
-	// held: the rows sharing the last key of the batch before, written
-	// with the next batch so that a group of equal keys is never split
-	// (see dupkeys.go).
-	var held, joined [][]any
+	// A batch is written once the next one is read (or the scan ends):
+	// when the next batch goes on with the last key of this one, the rows
+	// sharing that key wait and are written with it, so that a group of
+	// equal keys is never split (see dupkeys.go). The batches written
+	// still number as many as read.
+	var pend [][]any    // rows read and not written yet, in order
+	var pendBuf *rowBuf // the buffer the last rows of pend live in
 	for buf := range batches {
 		if r.stop.Err() != nil {
 			return r.stop.Err()
@@ -260,32 +263,38 @@ func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
 			}
 			return errThrottled
 		}
-		rows := buf.rows
-		if len(held) > 0 {
-			joined = append(append(joined[:0], held...), rows...)
-			rows = joined
+		if len(pend) == 0 {
+			pend, pendBuf = buf.rows, buf
+			continue
 		}
-		cut := groupTail(rows, es.orderIdx)
-		next := holdRows(rows[cut:])
+		cut := len(pend)
+		if len(buf.rows) > 0 && sameKey(buf.rows[0], pend[cut-1], es.orderIdx) {
+			cut = groupTail(pend, es.orderIdx)
+		}
 		if cut > 0 {
-			if err := r.writeBatch(es, c, rows[:cut]); err != nil {
+			if err := r.writeBatch(es, c, pend[:cut]); err != nil {
 				cancelRead()
 				for range batches {
 				}
 				return err
 			}
 		}
-		held = next
+		if cut == len(pend) {
+			pend = buf.rows
+		} else {
+			pend = append(holdRows(pend[cut:]), buf.rows...)
+		}
 		select {
-		case spare <- buf:
+		case spare <- pendBuf:
 		default:
 		}
+		pendBuf = buf
 	}
 	if err := <-readErr; err != nil {
 		return fmt.Errorf("read %s: %w", es.Spec.FromTable, err)
 	}
-	if len(held) > 0 {
-		return r.writeBatch(es, c, held)
+	if len(pend) > 0 {
+		return r.writeBatch(es, c, pend)
 	}
 	return nil
 }
