@@ -136,3 +136,50 @@ func TestDuplicateKeysMaxRejects(t *testing.T) {
 		t.Errorf("%s duplicate rejects recorded, want 2", n)
 	}
 }
+
+// TestDuplicateKeysMySQLOverride: a plan's id: names a column that is not
+// unique in a MariaDB table, and a group of rows sharing a key straddles
+// the source's keyset page (50,000 rows). Before: the rows of the group
+// past the page were skipped silently (the next page starts after the
+// key). After: every row is read once; all but the first of a key are
+// rejects.
+func TestDuplicateKeysMySQLOverride(t *testing.T) {
+	t.Parallel()
+	murl, db := testenv.MySQL(t)
+	purl := testenv.Postgres(t)
+	for _, s := range []string{
+		"CREATE TABLE events (id INT NOT NULL, seq INT NOT NULL, note VARCHAR(20), KEY (id))",
+		"INSERT INTO events SELECT seq, seq, CONCAT('n', seq) FROM seq_1_to_60000",
+		// 16 rows with id 50000 around row 50,000, and three with id 7
+		"UPDATE events SET id = 50000 WHERE seq BETWEEN 49995 AND 50010",
+		"UPDATE events SET id = 7 WHERE seq IN (8, 9, 30000)",
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := writePlan(t, "version: 1\nname: dupmysql\nstores:\n  legacy: { kind: mysql, url: \""+murl+"\" }\n  main: { kind: postgres, url: \""+purl+"\" }\n"+
+		"entities:\n  events:\n    from: legacy.events\n    to: main.events\n    id: [id]\n    batch_size: 1000\n    max_rejects: 100\n")
+	code, out, errOut := transitRun(t, "run", p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM events"); n != "59982" {
+		t.Errorf("target holds %s rows, want 59982 (60000 less 15 + 3 repeats)", n)
+	}
+	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.rejects WHERE reason LIKE 'duplicate key in source%'"); n != "18" {
+		t.Errorf("%s duplicate rejects, want 18", n)
+	}
+	// Nothing lost: every source row is in the target or a reject.
+	if n := pgScalar(t, purl, `SELECT count(DISTINCT seq) FROM (SELECT seq FROM events
+		UNION ALL SELECT (payload->>'seq')::int FROM transit.rejects) x`); n != "60000" {
+		t.Errorf("%s of 60000 source rows in the target or the rejects", n)
+	}
+	if n := pgScalar(t, purl, "SELECT sum(rows_read) FROM transit.chunks"); n != "60000" {
+		t.Errorf("rows read %s, want 60000 (each once)", n)
+	}
+	pk := pgScalar(t, purl, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'p'")
+	if pk != "1" {
+		t.Errorf("primary keys on events: %s, want 1", pk)
+	}
+}
