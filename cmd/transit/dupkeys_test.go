@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -182,4 +186,110 @@ func TestDuplicateKeysMySQLOverride(t *testing.T) {
 	if pk != "1" {
 		t.Errorf("primary keys on events: %s, want 1", pk)
 	}
+}
+
+// seedDupEvents fills a MariaDB table events (no primary key) with n rows:
+// seq is unique, id repeats the one before it on every 50th row, so that
+// groups of equal ids fall across batches, chunks and the keyset page at
+// row 50,000. It returns the number of distinct ids.
+func seedDupEvents(t *testing.T, db *sql.DB, n int) int {
+	t.Helper()
+	for _, s := range []string{
+		"CREATE TABLE events (id INT NOT NULL, seq INT NOT NULL, note VARCHAR(20), KEY (id))",
+		fmt.Sprintf("INSERT INTO events SELECT IF(seq %% 50 = 1, seq - 1, seq), seq, CONCAT('n', seq) FROM seq_1_to_%d", n),
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var distinct int
+	if err := db.QueryRow("SELECT COUNT(DISTINCT id) FROM events").Scan(&distinct); err != nil {
+		t.Fatal(err)
+	}
+	return distinct
+}
+
+// checkDupEvents: every id once in the target with its key built, every
+// other source row a duplicate reject, nothing lost, each row read once by
+// the run that finished.
+func checkDupEvents(t *testing.T, purl string, n, distinct int) {
+	t.Helper()
+	if got := pgScalar(t, purl, "SELECT count(*) FROM shop.events"); got != strconv.Itoa(distinct) {
+		t.Errorf("target holds %s rows, want %d", got, distinct)
+	}
+	run := pgScalar(t, purl, "SELECT max(id) FROM transit.runs")
+	if got := pgScalar(t, purl, "SELECT count(*) FROM transit.rejects WHERE run_id = $1 AND reason LIKE 'duplicate key in source%'", run); got != strconv.Itoa(n-distinct) {
+		t.Errorf("%s duplicate rejects, want %d", got, n-distinct)
+	}
+	if got := pgScalar(t, purl, `SELECT count(DISTINCT seq) FROM (SELECT seq FROM shop.events
+		UNION ALL SELECT (payload->>'seq')::int FROM transit.rejects WHERE run_id = $1) x`, run); got != strconv.Itoa(n) {
+		t.Errorf("%s of %d source rows in the target or the rejects", got, n)
+	}
+	if got := pgScalar(t, purl, "SELECT sum(rows_rejected) FROM transit.chunks WHERE run_id = $1", run); got != strconv.Itoa(n-distinct) {
+		t.Errorf("chunks count %s rejects, want %d", got, n-distinct)
+	}
+	runNo, _ := strconv.Atoi(run)
+	readOnce(t, purl, runNo, n)
+	if got := pgScalar(t, purl, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'shop.events'::regclass AND contype = 'p'"); got != "1" {
+		t.Errorf("primary keys on shop.events: %s, want 1", got)
+	}
+}
+
+func dupEventsPlan(t *testing.T, murl, purl string) string {
+	return ordersPlanWith(t, murl, purl, "dupevents", `  events:
+    from: legacy.events
+    to: main.events
+    id: [id]
+    batch_size: 250
+    max_rejects: 100000
+`)
+}
+
+// TestDuplicateKeysKillAndResume kills transit with SIGKILL at random
+// moments while it moves a table with repeated ids, then lets a run
+// finish: the rejects and the rows moved are exactly as in one run.
+func TestDuplicateKeysKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill test in -short mode")
+	}
+	t.Parallel()
+	bin := transitBinary(t)
+	murl, db := testenv.MySQL(t)
+	purl := testenv.Postgres(t)
+	const n = 60_000
+	distinct := seedDupEvents(t, db, n)
+	plan := dupEventsPlan(t, murl, purl)
+	killRepeatedly(t, 6, 150, 400, []string{bin, "run", plan, "--workers", "2", "--chunk-rows", "5000", "--output", "json"},
+		func() { testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE") }, nil)
+	if out, err := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "5000").CombinedOutput(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, out)
+	}
+	checkDupEvents(t, purl, n, distinct)
+}
+
+// TestDuplicateKeysTwoProcesses: two processes share the run of a table
+// with repeated ids.
+func TestDuplicateKeysTwoProcesses(t *testing.T) {
+	t.Parallel()
+	bin := transitBinary(t)
+	murl, db := testenv.MySQL(t)
+	purl := testenv.Postgres(t)
+	const n = 60_000
+	distinct := seedDupEvents(t, db, n)
+	plan := dupEventsPlan(t, murl, purl)
+	var outs [2]bytes.Buffer
+	var cmds [2]*exec.Cmd
+	for i := range cmds {
+		cmds[i] = exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "5000")
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("process %d: %v\n%s", i, err, outs[i].String())
+		}
+	}
+	checkDupEvents(t, purl, n, distinct)
 }
