@@ -293,3 +293,34 @@ func TestDuplicateKeysTwoProcesses(t *testing.T) {
 	}
 	checkDupEvents(t, purl, n, distinct)
 }
+
+// TestDuplicateKeysSQLiteOverride: a non-unique id: on a SQLite table,
+// whose keyset pages are one batch each. Before: the rows of a key past a
+// page were skipped silently.
+func TestDuplicateKeysSQLiteOverride(t *testing.T) {
+	t.Parallel()
+	purl := testenv.Postgres(t)
+	file := testenv.SQLiteFile(t)
+	db, err := sql.Open("sqlite", "file:"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE events (id INTEGER NOT NULL, seq INTEGER NOT NULL);
+		INSERT INTO events VALUES (1, 1), (1, 2), (1, 3), (2, 4), (3, 5), (3, 6), (3, 7), (3, 8), (4, 9)`); err != nil {
+		t.Fatal(err)
+	}
+	p := writePlan(t, "version: 1\nname: dupsqlite\nstores:\n  legacy: { kind: sqlite, path: \""+file+"\" }\n  main: { kind: postgres, url: \""+purl+"\" }\n"+
+		"entities:\n  events:\n    from: legacy.events\n    to: main.events\n    id: [id]\n    batch_size: 2\n    max_rejects: 10\n")
+	code, out, errOut := transitRun(t, "run", p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := pgScalar(t, purl, "SELECT string_agg(id::text, ',' ORDER BY id) FROM events"); got != "1,2,3,4" {
+		t.Errorf("target ids %s, want 1,2,3,4", got)
+	}
+	if got := pgScalar(t, purl, `SELECT string_agg(seq::text, ',' ORDER BY seq) FROM (SELECT seq FROM events
+		UNION ALL SELECT (payload->>'seq')::int FROM transit.rejects WHERE reason LIKE 'duplicate key in source%') x`); got != "1,2,3,4,5,6,7,8,9" {
+		t.Errorf("source rows in the target or the rejects: %s, want all 9", got)
+	}
+}
