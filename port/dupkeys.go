@@ -1,6 +1,7 @@
 package port
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -59,68 +60,40 @@ func groupTail(rows [][]any, idx []int) int {
 }
 
 // sameKey reports whether rows a and b hold the same values at idx. A NULL
-// or an unreadable (record.Invalid) value is never equal to anything: the
-// sink rejects such a row on its own.
+// or an unreadable (record.Invalid) value is never equal to anything.
 func sameKey(a, b []any, idx []int) bool {
-	for _, ix := range idx {
-		x, y := a[ix], b[ix]
-		if x == nil || y == nil {
-			return false
-		}
-		if _, bad := x.(record.Invalid); bad {
-			return false
-		}
-		if _, bad := y.(record.Invalid); bad {
-			return false
-		}
-		if record.Compare(x, y) != 0 {
-			return false
-		}
-	}
-	return true
+	c, ok := compareKeys(a, b, idx)
+	return ok && c == 0
 }
 
 // dedupBatch removes from rows every row whose key an earlier row of the
 // batch has, and returns the rows to write and a reject for each removed
-// one. The batch is in key order on a backfill, so comparing neighbours
-// finds every duplicate; with anyOrder (a catch-up reads in version order)
-// a map of the batch's keys finds them wherever they are.
-func (r *runner) dedupBatch(es *entityState, rows [][]any, anyOrder bool) ([][]any, []ledger.RejectRow) {
+// one. On a backfill the batch is in key order, so comparing neighbours
+// finds every duplicate; a batch whose neighbours are not in Go's key
+// order (a catch-up reads in version order; a source collation that sorts
+// text otherwise) is searched with a map of its keys instead.
+func (r *runner) dedupBatch(es *entityState, rows [][]any) ([][]any, []ledger.RejectRow) {
 	if len(es.KeyIdx) == 0 || len(rows) < 2 {
 		return rows, nil
 	}
 	var first []int // per row: the index of the first row with its key, or -1
 	var dups int
-	if anyOrder {
-		seen := make(map[any]int, len(rows))
-		for i, row := range rows {
-			k, ok := mapKey(row, es.KeyIdx)
-			if !ok {
-				continue
-			}
-			if j, ok := seen[k]; ok {
-				if first == nil {
-					first = newFirst(len(rows))
-				}
-				first[i] = j
-				dups++
-				continue
-			}
-			seen[k] = i
-		}
-	} else {
-		head := 0
-		for i := 1; i < len(rows); i++ {
-			if !sameKey(rows[i], rows[head], es.KeyIdx) {
-				head = i
-				continue
-			}
+	head := 0
+	for i := 1; i < len(rows); i++ {
+		switch c, ok := compareKeys(rows[head], rows[i], es.KeyIdx); {
+		case ok && c == 0:
 			if first == nil {
 				first = newFirst(len(rows))
 			}
 			first[i] = head
 			dups++
+			continue
+		case !ok || c < 0:
+			head = i
+			continue
 		}
+		first, dups = byMap(rows, es.KeyIdx)
+		break
 	}
 	if dups == 0 {
 		return rows, nil
@@ -138,6 +111,62 @@ func (r *runner) dedupBatch(es *entityState, rows [][]any, anyOrder bool) ([][]a
 		rej = append(rej, r.duplicateReject(es, row, rows[j], occurrence[j]+1))
 	}
 	return out, rej
+}
+
+// compareKeys compares the keys of rows a and b; ok is false when either
+// holds a NULL or an unreadable value (never a duplicate: the sink rejects
+// such a row on its own).
+func compareKeys(a, b []any, idx []int) (int, bool) {
+	for _, ix := range idx {
+		x, y := a[ix], b[ix]
+		// The common cases without record.Compare's generality.
+		switch xv := x.(type) {
+		case int64:
+			if yv, ok := y.(int64); ok {
+				if xv != yv {
+					return cmp.Compare(xv, yv), true
+				}
+				continue
+			}
+		case string:
+			if yv, ok := y.(string); ok {
+				if xv != yv {
+					return strings.Compare(xv, yv), true
+				}
+				continue
+			}
+		case nil, record.Invalid:
+			return 0, false
+		}
+		switch y.(type) {
+		case nil, record.Invalid:
+			return 0, false
+		}
+		if c := record.Compare(x, y); c != 0 {
+			return c, true
+		}
+	}
+	return 0, true
+}
+
+// byMap finds the rows whose key an earlier row has, wherever they are.
+func byMap(rows [][]any, idx []int) ([]int, int) {
+	first := newFirst(len(rows))
+	dups := 0
+	seen := make(map[any]int, len(rows))
+	for i, row := range rows {
+		k, ok := mapKey(row, idx)
+		if !ok {
+			continue
+		}
+		if j, ok := seen[k]; ok {
+			first[i] = j
+			dups++
+			continue
+		}
+		seen[k] = i
+	}
+	return first, dups
 }
 
 func newFirst(n int) []int {

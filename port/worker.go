@@ -357,13 +357,9 @@ func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) erro
 		opts.Version = es.TargetName(es.Version)
 	}
 	prog := ledger.Progress{Position: pos, Read: len(rows), MaxVersion: maxV}
-	// Rows repeating a key of the batch become rejects (see dupkeys.go):
-	// found by neighbours on the fresh COPY path, where the rows are in
-	// key order and the primary key is built afterwards (AddKey reports
-	// what slips through), by a map of the batch's keys on the upsert
-	// path, where a duplicate would otherwise overwrite its first row.
+	// Rows repeating a key of the batch become rejects (see dupkeys.go).
 	read := len(rows)
-	rows, dups := r.dedupBatch(es, rows, !opts.Fresh || !r.opts.SameDB(es.Spec.ToStore))
+	rows, dups := r.dedupBatch(es, rows)
 	batch.Rows = rows
 	dst := r.targetBorder(es)
 	if err := dst.Rows(r.work, len(rows)); err != nil {
