@@ -324,3 +324,28 @@ func TestDuplicateKeysSQLiteOverride(t *testing.T) {
 		t.Errorf("source rows in the target or the rejects: %s, want all 9", got)
 	}
 }
+
+// TestDuplicateKeysJSONL: the same repeats in a JSONL file, one of them
+// far from the first row of its key.
+func TestDuplicateKeysJSONL(t *testing.T) {
+	t.Parallel()
+	purl := testenv.Postgres(t)
+	dir := t.TempDir()
+	data := `{"id": 1, "name": "first"}
+{"id": 1, "name": "second"}
+{"id": 2, "name": "x"}
+{"id": 3, "name": "y"}
+{"id": 1, "name": "third"}
+`
+	if err := os.WriteFile(filepath.Join(dir, "people.jsonl"), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := writePlan(t, "version: 1\nname: dupjsonl\nstores:\n  files: { kind: jsonl, path: \""+dir+"\" }\n"+
+		"  main: { kind: postgres, url: \""+purl+"\", schema: dupjsonl }\n"+
+		"entities:\n  people:\n    from: files.people\n    to: main.people\n    id: [id]\n    max_rejects: 2\n    batch_size: 1\n")
+	code, out, errOut := transitRun(t, "run", p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	checkDupOutcome(t, purl, "dupjsonl", "dupjsonl")
+}
