@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks"
 )
@@ -38,5 +40,49 @@ func TestAddKeyOverDuplicates(t *testing.T) {
 	}
 	if err := s.AddKey(ctx, tb); err != nil {
 		t.Fatalf("AddKey: %v", err)
+	}
+}
+
+// TestUpsertKeysEqualInTarget: keys that differ as source values but not
+// in the target's type (numeric 1.0 and 1.00) in one upsert batch. Before:
+// SQLSTATE 21000 split the batch to single rows and the later row silently
+// overwrote the earlier. After: the later one is a duplicate-key reject.
+func TestUpsertKeysEqualInTarget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTestSink(t)
+	for _, tx := range []bool{false, true} {
+		tb := &record.Table{Name: fmt.Sprintf("deckey_%v", tx), Key: []string{"id"}, Columns: []record.Column{
+			{Name: "id", Type: record.Decimal, Precision: 10, Scale: 2},
+			{Name: "label", Type: record.Text, Nullable: true},
+		}}
+		if _, err := s.Prepare(ctx, tb, true); err != nil {
+			t.Fatal(err)
+		}
+		b := &record.Batch{Columns: tb.Columns, Rows: [][]any{{"1.0", "first"}, {"2", "x"}, {"1.00", "second"}, {"3", "y"}}}
+		var res sinks.WriteResult
+		var err error
+		if tx {
+			err = pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+				res, err = s.WriteTx(ctx, tx, tb, b, sinks.WriteOptions{})
+				return err
+			})
+		} else {
+			res, err = s.Write(ctx, tb, b, sinks.WriteOptions{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Rejects) != 1 || res.Rejects[0].Row != 2 || !strings.HasPrefix(res.Rejects[0].Reason, "duplicate key in source") {
+			t.Fatalf("tx %v: rejects %+v, want row 2 as a duplicate key", tx, res.Rejects)
+		}
+		t.Logf("reason: %s", res.Rejects[0].Reason)
+		var label string
+		if err := s.Pool().QueryRow(ctx, "SELECT label FROM "+s.ident(tb.Name)+" WHERE id = 1").Scan(&label); err != nil || label != "first" {
+			t.Fatalf("tx %v: row 1 holds %q (%v), want the first", tx, label, err)
+		}
+		if n := count(t, s, tb.Name, "true"); n != 3 {
+			t.Fatalf("tx %v: %d rows, want 3", tx, n)
+		}
 	}
 }
