@@ -246,6 +246,13 @@ func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
 			})
 		})
 	}()
+	// A batch is written once the next one is read (or the scan ends):
+	// when the next batch goes on with the last key of this one, the rows
+	// sharing that key wait and are written with it, so that a group of
+	// equal keys is never split (see dupkeys.go). The batches written
+	// still number as many as read.
+	var pend [][]any    // rows read and not written yet, in order
+	var pendBuf *rowBuf // the buffer the last rows of pend live in
 	for buf := range batches {
 		if r.stop.Err() != nil {
 			return r.stop.Err()
@@ -256,21 +263,49 @@ func (r *runner) chunkOnce(es *entityState, c *ledger.Chunk) error {
 			}
 			return errThrottled
 		}
-		if err := r.writeBatch(es, c, buf.rows); err != nil {
-			cancelRead()
-			for range batches {
+		if len(pend) == 0 {
+			pend, pendBuf = buf.rows, buf
+			continue
+		}
+		cut := len(pend)
+		if len(buf.rows) > 0 && sameKey(buf.rows[0], pend[cut-1], es.orderIdx) {
+			cut = groupTail(pend, es.orderIdx)
+		}
+		if cut > 0 {
+			if err := r.writeBatch(es, c, pend[:cut]); err != nil {
+				cancelRead()
+				for range batches {
+				}
+				return err
 			}
-			return err
+		}
+		if cut == len(pend) {
+			pend = buf.rows
+		} else {
+			pend = append(holdRows(pend[cut:]), buf.rows...)
 		}
 		select {
-		case spare <- buf:
+		case spare <- pendBuf:
 		default:
 		}
+		pendBuf = buf
 	}
 	if err := <-readErr; err != nil {
 		return fmt.Errorf("read %s: %w", es.Spec.FromTable, err)
 	}
+	if len(pend) > 0 {
+		return r.writeBatch(es, c, pend)
+	}
 	return nil
+}
+
+// holdRows copies rows out of a batch buffer that is about to be reused.
+func holdRows(rows [][]any) [][]any {
+	out := make([][]any, len(rows))
+	for i, row := range rows {
+		out[i] = slices.Clone(row)
+	}
+	return out
 }
 
 // rowBuf holds a copy of one batch's rows, in one backing array.
@@ -322,12 +357,16 @@ func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) erro
 		opts.Version = es.TargetName(es.Version)
 	}
 	prog := ledger.Progress{Position: pos, Read: len(rows), MaxVersion: maxV}
+	// Rows repeating a key of the batch become rejects (see dupkeys.go).
+	read := len(rows)
+	rows, dups := r.dedupBatch(es, rows)
+	batch.Rows = rows
 	dst := r.targetBorder(es)
 	if err := dst.Rows(r.work, len(rows)); err != nil {
 		return err
 	}
 	var res sinks.WriteResult
-	if err := dst.Do(r.work, func(context.Context) error { return r.write(es, c, batch, rows, opts, &prog, &res) }); err != nil {
+	if err := dst.Do(r.work, func(context.Context) error { return r.write(es, c, batch, rows, dups, opts, &prog, &res) }); err != nil {
 		return err
 	}
 	c.Advanced(prog)
@@ -335,11 +374,11 @@ func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) erro
 	r.latency.Record(d)
 	m := r.opts.Metrics
 	m.BatchSeconds.WithLabelValues(es.Name).Observe(d.Seconds())
-	m.Rows.WithLabelValues(es.Name, "read").Add(float64(len(rows)))
+	m.Rows.WithLabelValues(es.Name, "read").Add(float64(read))
 	m.Rows.WithLabelValues(es.Name, "written").Add(float64(res.Written))
-	es.read.Add(int64(len(rows)))
+	es.read.Add(int64(read))
 	es.written.Add(int64(res.Written))
-	if n := len(res.Rejects); n > 0 {
+	if n := len(res.Rejects) + len(dups); n > 0 {
 		m.Rows.WithLabelValues(es.Name, "rejected").Add(float64(n))
 		total := es.rejected.Add(int64(n)) + es.priorRejects
 		if total > int64(es.Spec.MaxRejects) {
@@ -351,7 +390,7 @@ func (r *runner) writeBatch(es *entityState, c *ledger.Chunk, rows [][]any) erro
 
 // write writes one batch and advances the chunk's checkpoint, in one
 // transaction when the sink shares the ledger's database.
-func (r *runner) write(es *entityState, c *ledger.Chunk, batch *record.Batch, rows [][]any, opts sinks.WriteOptions, prog *ledger.Progress, res *sinks.WriteResult) error {
+func (r *runner) write(es *entityState, c *ledger.Chunk, batch *record.Batch, rows [][]any, dups []ledger.RejectRow, opts sinks.WriteOptions, prog *ledger.Progress, res *sinks.WriteResult) error {
 	tw, isTx := es.Sink.(sinks.TxWriter)
 	if isTx && r.opts.SameDB(es.Spec.ToStore) {
 		err := pgx.BeginFunc(r.work, tw.Pool(), func(tx pgx.Tx) error {
@@ -372,7 +411,7 @@ func (r *runner) write(es *entityState, c *ledger.Chunk, batch *record.Batch, ro
 				return err
 			}
 			prog.Written = res.Written
-			prog.Rejects = r.rejectRows(es, rows, res.Rejects)
+			prog.Rejects = append(slices.Clip(dups), r.rejectRows(es, rows, res.Rejects)...)
 			return r.l.Advance(r.work, tx, c, *prog, r.opts.LeaseTTL)
 		})
 		if err != nil {
@@ -385,7 +424,7 @@ func (r *runner) write(es *entityState, c *ledger.Chunk, batch *record.Batch, ro
 			return err
 		}
 		prog.Written = res.Written
-		prog.Rejects = r.rejectRows(es, rows, res.Rejects)
+		prog.Rejects = append(slices.Clip(dups), r.rejectRows(es, rows, res.Rejects)...)
 		if err := r.l.Advance(r.work, nil, c, *prog, r.opts.LeaseTTL); err != nil {
 			return err
 		}
@@ -404,11 +443,7 @@ func (r *runner) rejectRows(es *entityState, rows [][]any, rej []sinks.Reject) [
 		for j, ix := range es.KeyIdx {
 			key[j] = keyValue(row[ix])
 		}
-		payload := make(map[string]any, len(row))
-		for j, v := range row {
-			payload[es.Target.Columns[j].Name] = payloadValue(v)
-		}
-		out[i] = ledger.RejectRow{Key: key, Reason: x.Reason, Payload: payload}
+		out[i] = ledger.RejectRow{Key: key, Reason: x.Reason, Payload: r.payload(es, row)}
 	}
 	return out
 }

@@ -146,6 +146,13 @@ func (s *Sink) AddKey(ctx context.Context, t *record.Table) error {
 		if errors.As(err, &pgErr) && pgErr.Code == "42P16" { // added meanwhile by another process
 			return nil
 		}
+		if isUniqueViolation(err) {
+			// The engine rejects rows repeating a key before they are
+			// written; a key the target's type or collation makes equal
+			// (but the source does not) can still get in.
+			return fmt.Errorf("add primary key (%s) to %s: the table holds rows with the same key (%s); "+
+				"`transit audit` with a unique rule on the id columns lists them: %w", strings.Join(t.Key, ", "), t.Name, pgErr.Detail, err)
+		}
 		return fmt.Errorf("add primary key to %s: %w", t.Name, err)
 	}
 	return nil

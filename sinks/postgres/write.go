@@ -23,8 +23,9 @@ type writePlan struct {
 	stage      pgx.Identifier
 	names      []string
 	cols       []colConv
-	copyNeeded bool // some converter replaces values: rows are copied first
-	keyed      bool // the table has a key: upsert through the staging table
+	copyNeeded bool  // some converter replaces values: rows are copied first
+	keyed      bool  // the table has a key: upsert through the staging table
+	keyPos     []int // positions of the key columns in names
 	stageSQL   string
 	upsertSQL  string
 	// enc holds the sink's own binary COPY encoders when every column has
@@ -136,6 +137,9 @@ func (s *Sink) compile(ti *tableInfo, t *record.Table, b *record.Batch, opts sin
 		q.WriteString(quoteIdent(k))
 	}
 	q.WriteString(") ")
+	for _, k := range t.Key {
+		p.keyPos = append(p.keyPos, slices.Index(p.names, k))
+	}
 	var set, old, nu []string
 	for i, n := range p.names {
 		if isKey[n] {
@@ -344,6 +348,18 @@ func (w *run) split(ctx context.Context, tx pgx.Tx, idx []int) error {
 	}
 	if !IsDataError(err) {
 		return err
+	}
+	if isCardinalityViolation(err) && !w.fresh && w.p.keyed {
+		// Rows whose keys differ in the source but not in the target
+		// (the engine has already rejected the equal ones): splitting
+		// would let the later one overwrite the earlier.
+		keep, err := w.rejectEqualKeys(ctx, tx, idx)
+		if err != nil {
+			return err
+		}
+		if len(keep) < len(idx) {
+			return w.split(ctx, tx, keep)
+		}
 	}
 	if len(idx) == 1 {
 		w.rejects = append(w.rejects, sinks.Reject{Row: idx[0], Reason: rejectReason(err)})

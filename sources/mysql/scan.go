@@ -195,7 +195,16 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 	// decoded and emitted, and no query stays open for long.
 	remaining := q.Limit
 	var keyErr error
+	// An order that is not unique (a plan's id: override) can share its
+	// last key with rows past the page: see sqlkeyset.Tail.
+	var tail *sqlkeyset.Tail
+	if !sqlkeyset.Unique(tb, order) {
+		tail = sqlkeyset.NewTail(p.orderPos)
+	}
 	onBatch := func(n int) error {
+		if tail != nil {
+			tail.Add(f.store[:n])
+		}
 		last := f.store[n-1]
 		after := make([]any, len(p.orderPos))
 		for i, pos := range p.orderPos {
@@ -232,7 +241,43 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 			return nil
 		}
 		remaining -= n
+		if tail != nil && keyErr == nil {
+			rest, err := s.restOfGroup(ctx, conn, q.Table, p, order, tail)
+			if err != nil {
+				return wrap(err)
+			}
+			for len(rest) > 0 {
+				part := rest[:min(len(rest), size)]
+				rest = rest[len(part):]
+				b := &record.Batch{Columns: p.out, Rows: make([][]any, len(part))}
+				for i, r := range part {
+					b.Rows[i] = r[:p.nOut:p.nOut]
+				}
+				if err := emit(b); err != nil {
+					return err
+				}
+				remaining -= len(part)
+			}
+		}
 	}
+}
+
+// restOfGroup fetches the rows sharing the last key of a full page that
+// the page did not return (see sqlkeyset.Tail).
+func (s *Source) restOfGroup(ctx context.Context, conn *sql.Conn, table string, p *plan, order []string, tail *sqlkeyset.Tail) ([][]any, error) {
+	key, err := toArgs(tail.Key())
+	if err != nil {
+		return nil, err
+	}
+	query, args, err := sqlkeyset.MySQL.GetByKeys(sqlkeyset.Get{Table: table, Columns: p.selected, Key: order, IDs: [][]any{key}, Wrap: p.wrap})
+	if err != nil {
+		return nil, err
+	}
+	g := &fetcher{p: p, fresh: true}
+	if _, err := g.fetch(ctx, conn, query, args, 0, nil); err != nil {
+		return nil, err
+	}
+	return tail.Rest(g.store), nil
 }
 
 // pageRows is about how many rows one keyset query returns (a whole

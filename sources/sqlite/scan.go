@@ -180,6 +180,12 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 	}
 	f := &fetcher{p: p, batch: &record.Batch{Columns: p.out}}
 	remaining := q.Limit
+	// An order that is not unique (a plan's id: override) can share its
+	// last key with rows past the page: see sqlkeyset.Tail.
+	var tail *sqlkeyset.Tail
+	if len(order) > 0 && !sqlkeyset.Unique(ti.t, order) {
+		tail = sqlkeyset.NewTail(p.orderPos)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return wrap(err)
@@ -213,6 +219,9 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 			}
 			sel.After = append([]any(nil), f.lastRaw...)
 		}
+		if tail != nil {
+			tail.Add(f.store[:n])
+		}
 		if err := emit(f.emitBatch(n)); err != nil {
 			return err
 		}
@@ -220,6 +229,29 @@ func (s *Source) Scan(ctx context.Context, q sources.Query, emit func(*record.Ba
 			return nil
 		}
 		remaining -= n
+		if tail != nil {
+			query, args, err := sqlkeyset.SQLite.GetByKeys(sqlkeyset.Get{Table: q.Table, Columns: p.selected, Key: order, IDs: [][]any{sel.After}, Wrap: p.wrap})
+			if err != nil {
+				return wrap(err)
+			}
+			g := &fetcher{p: p, fresh: true}
+			if _, err := g.fetch(ctx, s, query, args); err != nil {
+				return wrap(err)
+			}
+			rest := tail.Rest(g.store)
+			for len(rest) > 0 {
+				part := rest[:min(len(rest), size)]
+				rest = rest[len(part):]
+				b := &record.Batch{Columns: p.out, Rows: make([][]any, len(part))}
+				for i, r := range part {
+					b.Rows[i] = r[:p.nOut:p.nOut]
+				}
+				if err := emit(b); err != nil {
+					return err
+				}
+				remaining -= len(part)
+			}
+		}
 	}
 }
 
