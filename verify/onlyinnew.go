@@ -22,7 +22,9 @@ type OnlyInNewOptions struct {
 	// Default 100,000.
 	ChunkRows int
 	// LeafRows: a differing piece of at most this many rows on both sides
-	// has its keys fetched and compared. Default 512 (keys only: cheap).
+	// has its keys fetched and compared. Default 4,096: reading a few
+	// thousand keys costs about one round trip, as much as hashing a piece,
+	// so narrowing further would only add queries.
 	LeafRows int
 	// Fanout is how many pieces a differing chunk is split into. Default 16.
 	Fanout int
@@ -90,7 +92,7 @@ func OnlyInNew(ctx context.Context, old, new Side, opts OnlyInNewOptions) (*Only
 		opts.ChunkRows = 100_000
 	}
 	if opts.LeafRows <= 0 {
-		opts.LeafRows = 512
+		opts.LeafRows = 4096
 	}
 	if opts.Fanout < 2 {
 		opts.Fanout = 16
@@ -287,23 +289,31 @@ func (x *extra) narrow(ctx context.Context, kr keyRange, h [2]chunkHash, depth i
 	return nil
 }
 
-// leaf reads the keys of kr on both sides and keeps those only new has.
+// leaf reads the keys of kr on both sides at once and keeps those only
+// new has.
 func (x *extra) leaf(ctx context.Context, kr keyRange) error {
 	x.rep.LeavesFetched++
 	have := map[string]bool{}
-	if err := x.rd[0].rows(ctx, kr, func(f fetched) error {
-		have[f.id] = true
-		return nil
-	}); err != nil {
-		return fmt.Errorf("old side (%s): %w", x.sides[0].Store, err)
-	}
-	if err := x.rd[1].rows(ctx, kr, func(f fetched) error {
-		if have[f.id] {
+	var newKeys []fetched
+	err := x.both(ctx, func(ctx context.Context, i int) error {
+		return x.rd[i].rows(ctx, kr, func(f fetched) error {
+			if i == 0 {
+				have[f.id] = true
+			} else {
+				newKeys = append(newKeys, fetched{id: f.id, key: f.key})
+			}
 			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range newKeys {
+		if !have[f.id] {
+			if err := x.found(ctx, f); err != nil {
+				return err
+			}
 		}
-		return x.found(ctx, f)
-	}); err != nil {
-		return fmt.Errorf("new side (%s): %w", x.sides[1].Store, err)
 	}
 	return nil
 }

@@ -51,7 +51,9 @@ func runDeletesJSON(t *testing.T, plan, entity string) map[string]any {
 	if code != 0 {
 		t.Fatalf("run --deletes: exit %d\n%s\n%s", code, out, errOut)
 	}
-	return deletesOf(t, out, entity)
+	d := deletesOf(t, out, entity)
+	t.Logf("deletes: %v", d)
+	return d
 }
 
 func verifyClean(t *testing.T, plan string) {
@@ -132,7 +134,7 @@ func TestRunDeletesMariaDB(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run --deletes: exit %d\n%s\n%s", code, out, errOut)
 	}
-	mustContain(t, out, "deletes: records only the target held", "orders", "shop.orders")
+	mustContain(t, out, "deletes: records only the target held", "orders", "main.orders")
 	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders WHERE id = 42"); n != "0" {
 		t.Error("row 42 not deleted")
 	}
