@@ -279,9 +279,11 @@ func TestRunDeletesKilled(t *testing.T) {
 	t.Parallel()
 	bin, murl, purl, db := ordersSetup(t, 120_000)
 	plan := ordersPlan(t, murl, purl, 5000)
+	t0 := time.Now()
 	if out, err := runBin(bin, "run", plan); err != nil {
 		t.Fatalf("backfill: %v\n%s", err, out)
 	}
+	t.Logf("backfill took %s", time.Since(t0))
 	killed := false
 	total := int64(0)
 	for attempt := 0; attempt < 5 && !killed; attempt++ {
@@ -317,6 +319,7 @@ func TestRunDeletesKilled(t *testing.T) {
 	if !killed {
 		t.Fatal("no kill landed during a --deletes pass in 5 attempts")
 	}
+	t.Logf("killed after %s", time.Since(t0))
 	var left string
 	if err := db.QueryRow("SELECT COUNT(*) FROM orders").Scan(&left); err != nil {
 		t.Fatal(err)
@@ -331,8 +334,10 @@ func TestRunDeletesKilled(t *testing.T) {
 	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders"); n != left {
 		t.Errorf("target holds %s rows after the second pass, source %s", n, left)
 	}
+	t.Logf("second pass done after %s", time.Since(t0))
 	sameOrders(t, db, purl)
 	verifyClean(t, plan)
+	t.Logf("verified after %s", time.Since(t0))
 	// Every deleted row is counted once over all passes, give or take the
 	// last batch the killed pass committed without updating its row.
 	rows := testenv.QueryStrings(t, purl, "SELECT status, deleted FROM transit.deletes ORDER BY id")
