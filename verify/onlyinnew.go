@@ -22,7 +22,7 @@ type OnlyInNewOptions struct {
 	// Default 100,000.
 	ChunkRows int
 	// LeafRows: a differing piece of at most this many rows on both sides
-	// has its keys fetched and compared. Default 4,096: reading a few
+	// has its keys fetched and compared. Default 16,384: reading a few
 	// thousand keys costs about one round trip, as much as hashing a piece,
 	// so narrowing further would only add queries.
 	LeafRows int
@@ -92,7 +92,7 @@ func OnlyInNew(ctx context.Context, old, new Side, opts OnlyInNewOptions) (*Only
 		opts.ChunkRows = 100_000
 	}
 	if opts.LeafRows <= 0 {
-		opts.LeafRows = 4096
+		opts.LeafRows = 16_384
 	}
 	if opts.Fanout < 2 {
 		opts.Fanout = 16
