@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,7 +118,11 @@ func deleteEntity(ctx context.Context, set *stores.Set, e *port.Entity, pool *pg
 	res.Rep = rep
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if ferr := dl.Finish(fctx, countsOf(rep), err); ferr != nil {
+	perr := err
+	if err != nil && ctx.Err() != nil {
+		perr = errors.Join(ctx.Err(), err) // recorded as interrupted
+	}
+	if ferr := dl.Finish(fctx, countsOf(rep), perr); ferr != nil {
 		log.Warn("deletes result not kept in the ledger", "entity", e.Name, "err", ferr)
 	}
 	return res, err
