@@ -93,7 +93,10 @@ func TestOnlyInNewBatchesAndSecondLook(t *testing.T) {
 	wrote = false
 
 	var sizes []int
-	rep, err := OnlyInNew(ctx, old, nw, OnlyInNewOptions{Entity: "items", ChunkRows: 5000, BatchSize: 1000, Delete: pgDelete(pg, &sizes)})
+	// Small leaves and fanout: chunks are narrowed, and the pieces past
+	// old's last key (no row in old) are deleted whole.
+	rep, err := OnlyInNew(ctx, old, nw, OnlyInNewOptions{Entity: "items", ChunkRows: 5000, LeafRows: 256, Fanout: 4,
+		BatchSize: 1000, Delete: pgDelete(pg, &sizes)})
 	if err != nil {
 		t.Fatal(err)
 	}
