@@ -39,7 +39,16 @@ type OnlyInNewOptions struct {
 	Delete func(ctx context.Context, keys []record.Key) (int, error)
 	// Progress, when set, is called after each top-level chunk.
 	Progress func(p OnlyInNewProgress)
+	// AllowEmptyOld lets a pass delete every row of new when old holds
+	// none. Off, such a pass fails with ErrOldEmpty before deleting
+	// anything: an empty old side is far more often a wrong connection or
+	// a table being reloaded than a store whose every record was deleted.
+	AllowEmptyOld bool
 }
+
+// ErrOldEmpty is returned (wrapped) by OnlyInNew when the old side holds no
+// row and the new side does, unless AllowEmptyOld is set.
+var ErrOldEmpty = errors.New("the old side holds no row: refusing to delete every row of the new side")
 
 // OnlyInNewProgress is a live view of an OnlyInNew pass.
 type OnlyInNewProgress struct {
@@ -179,6 +188,11 @@ func (x *extra) run(ctx context.Context, old, new Side) error {
 		hs, err := x.hashMany(ctx, chunks[start:end])
 		if err != nil {
 			return err
+		}
+		if len(chunks) == 1 && hs[0][0].count == 0 && hs[0][1].count > 0 && !x.opts.AllowEmptyOld {
+			x.rep.RowsNew = hs[0][1].count
+			return fmt.Errorf("%s.%s is empty, %s.%s holds %d rows: %w", x.sides[0].Store, x.sides[0].Table,
+				x.sides[1].Store, x.sides[1].Table, hs[0][1].count, ErrOldEmpty)
 		}
 		for i, h := range hs {
 			x.rep.RowsOld += h[0].count

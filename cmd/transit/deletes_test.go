@@ -267,6 +267,17 @@ entities:
 		t.Errorf("target holds %s rows, file %d", n, left)
 	}
 	verifyClean(t, plan)
+
+	// An empty file (a wrong path, a file being rewritten) deletes nothing.
+	write(func(int) bool { return true })
+	code, out, errOut := transitRun(t, "run", plan, "--deletes", "--output", "json")
+	if code != 2 {
+		t.Fatalf("--deletes with an empty source: exit %d, want 2\n%s\n%s", code, out, errOut)
+	}
+	mustContain(t, errOut, "refusing to delete every row")
+	if n := pgScalar(t, purl, "SELECT count(*) FROM crm.people"); n != strconv.Itoa(left) {
+		t.Errorf("target holds %s rows after the refusal, want %d", n, left)
+	}
 }
 
 // TestRunDeletesKilled kills `transit run --deletes` with SIGKILL while it
