@@ -281,6 +281,17 @@ func (x *extra) narrow(ctx context.Context, kr keyRange, h [2]chunkHash, depth i
 		return x.leaf(ctx, kr)
 	}
 	subs := split(kr, b)
+	if diff := h[1].count - h[0].count; (diff >= int64(len(subs)) || -diff >= int64(len(subs))) && step <= x.opts.LeafRows {
+		// At least as many keys differ as there are pieces: most pieces
+		// differ, and hashing them would cost as much as reading their
+		// keys, which must be read anyway. Read them all.
+		for _, sub := range subs {
+			if err := x.leaf(ctx, sub); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	hs, err := x.hashMany(ctx, subs)
 	if err != nil {
 		return err
