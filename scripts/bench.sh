@@ -15,6 +15,10 @@
 #   audit   `transit audit --entity salaries` (the largest table), against
 #           one plain sources/mysql scan of it (bench/ceiling); then the
 #           whole data set once
+#   deletes `transit run --deletes` on a table of BENCH_DELETES_ROWS rows
+#           (default 1000000) with 1,000 keys deleted in MariaDB: wall time,
+#           exact count, verify after, and peak RSS against the same at a
+#           quarter of the size (memory flat in table size)
 #   limits  the move with limits configured on both stores but not binding
 #           (bench/employees-limits.yaml: huge rows_per_second, a throttle
 #           query that never fires, breakers) against the plain move,
@@ -26,6 +30,7 @@
 #   BENCH_WORKERS    transit run --workers (default 3, transit's own default)
 #   BENCH_LIMITS_ROUNDS  plain/limited move pairs of the limits section (default 2)
 #   BENCH_VERIFY_PAIRS  verify: plain-checksum/verify pairs (default 5)
+#   BENCH_DELETES_ROWS  rows of the deletes section's big table (default 1000000)
 #   BENCH_RSS_SCALE  e.g. 4: also move a database that many times larger
 #                    (transit_bench4) and compare transit's peak RSS
 #   BENCH_MYSQL_URL  source database (default mysql://root@127.0.0.1:3306/transit_bench)
@@ -37,12 +42,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=(go move verify audit limits)
+SECTIONS=(go move verify audit limits deletes)
 BENCH_ONLY=${BENCH_ONLY:-${SECTIONS[*]}}
 BENCH_SCALE=${BENCH_SCALE:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-3}
 BENCH_RSS_SCALE=${BENCH_RSS_SCALE:-}
 BENCH_LIMITS_ROUNDS=${BENCH_LIMITS_ROUNDS:-2}
+BENCH_DELETES_ROWS=${BENCH_DELETES_ROWS:-1000000}
 export BENCH_MYSQL_URL=${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/transit_bench}
 export BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/transit_bench?sslmode=disable}
 PLAN=bench/employees.yaml
@@ -756,6 +762,68 @@ bench_limits() {
   overhead=$(awk -v l="$limited" -v p="$plain" 'BEGIN { printf "%.1f", (l / p - 1) * 100 }')
   summary "limits: move with non-binding limits" "${limited} s against ${plain} s plain (best of $BENCH_LIMITS_ROUNDS each, $(grouped "$total") rows)"
   summary "limits: border overhead" "${overhead}% ($(verdict "$overhead" '<=' 3) ≤ 3%)"
+}
+
+# deletes_round ROWS: a fresh table of ROWS rows in MariaDB database
+# transit_bench_deletes, moved into PostgreSQL database
+# transit_bench_deletes (target and ledger), 1,000 keys deleted in MariaDB,
+# then `transit run --deletes` timed. Sets DEL_OK, DEL_WALL, DEL_RSS,
+# DEL_COUNT, DEL_VERIFY (verify's exit code).
+deletes_round() {
+  local rows=$1 every myurl pgurl plan name=deletes-$1
+  DEL_OK=0 DEL_WALL= DEL_RSS= DEL_COUNT= DEL_VERIFY=
+  myurl=$(url_with_db "$BENCH_MYSQL_URL" transit_bench_deletes)
+  pgurl=$(url_with_db "$BENCH_PG_URL" transit_bench_deletes)
+  plan=$OUT/deletes-plan.yaml
+  cat >"$plan" <<YAML
+version: 1
+name: bench-deletes
+stores:
+  legacy: { kind: mysql, url: "$myurl" }
+  main:   { kind: postgres, url: "$pgurl", schema: shop }
+entities:
+  items:
+    from: legacy.items
+    to: main.items
+    version: updated_at
+YAML
+  my -e "DROP DATABASE IF EXISTS transit_bench_deletes; CREATE DATABASE transit_bench_deletes;
+    CREATE TABLE transit_bench_deletes.items (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(40) NOT NULL,
+      amount DECIMAL(12,2) NULL, updated_at DATETIME(6) NOT NULL) ENGINE=InnoDB; USE transit_bench_deletes;
+    INSERT INTO transit_bench_deletes.items SELECT seq, CONCAT('item ', seq), (seq * 7 % 100000) / 100,
+      TIMESTAMP('2024-01-01 00:00:00') + INTERVAL (seq % 86400) SECOND FROM seq_1_to_$rows;"
+  pg "$(url_with_db "$BENCH_PG_URL" postgres)" -c "DROP DATABASE IF EXISTS transit_bench_deletes WITH (FORCE)" -c "CREATE DATABASE transit_bench_deletes"
+  timed "$name-backfill" "$TRANSIT" run "$plan"
+  [ "$TIMED_RC" = 0 ] || { warn "backfill of $rows rows failed: see $OUT/$name-backfill.log"; return; }
+  note "backfill of $(grouped "$rows") rows: ${TIMED_WALL}s"
+  every=$((rows / 1000))
+  my -e "DELETE FROM transit_bench_deletes.items WHERE id % $every = 7"
+  note "$TRANSIT run $plan --deletes --output json   (1,000 keys deleted in MariaDB; output: $OUT/$name.out)"
+  timed_out "$name" "$TRANSIT" run "$plan" --deletes --output json
+  [ "$TIMED_RC" = 0 ] || { warn "run --deletes exited $TIMED_RC: see $OUT/$name.log"; return; }
+  DEL_WALL=$TIMED_WALL DEL_RSS=$TIMED_RSS
+  DEL_COUNT=$(grep '"event":"deletes"' "$OUT/$name.out" | sed -E 's/.*"deleted":([0-9]+).*/\1/')
+  DEL_VERIFY=0
+  "$TRANSIT" verify "$plan" >"$OUT/$name-verify.log" 2>&1 || DEL_VERIFY=$?
+  note "wall ${DEL_WALL}s, peak RSS $((DEL_RSS / 1024)) MiB, deleted $DEL_COUNT, verify exit $DEL_VERIFY"
+  DEL_OK=1
+}
+
+bench_deletes() {
+  local big=$BENCH_DELETES_ROWS small wall_big rss_big rss_small count_big verify_big ratio
+  small=$((big / 4))
+  say "deletes: transit run --deletes, $(grouped "$big") rows, 1,000 deleted in old"
+  deletes_round "$big"
+  [ "$DEL_OK" = 1 ] || { FAILED=1; summary "deletes" "FAILED (see bench/out/deletes-$big*)"; return; }
+  wall_big=$DEL_WALL rss_big=$DEL_RSS count_big=$DEL_COUNT verify_big=$DEL_VERIFY
+  say "deletes: the same at $(grouped "$small") rows (memory check)"
+  deletes_round "$small"
+  [ "$DEL_OK" = 1 ] || { FAILED=1; summary "deletes: memory" "FAILED (see bench/out/deletes-$small*)"; return; }
+  rss_small=$DEL_RSS
+  ratio=$(awk -v a="$rss_big" -v b="$rss_small" 'BEGIN { printf "%.2f", a / b }')
+  summary "deletes: run --deletes, $(grouped "$big") rows" "${wall_big} s, $count_big deleted (want 1000), verify exit $verify_big"
+  summary "deletes: peak RSS, $(grouped "$big") vs $(grouped "$small") rows" "$((rss_big / 1024)) MiB vs $((rss_small / 1024)) MiB (×$ratio)"
+  [ "$count_big" = 1000 ] && [ "$verify_big" = 0 ] || FAILED=1
 }
 
 # ---------------------------------------------------------------- main

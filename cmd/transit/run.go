@@ -32,6 +32,7 @@ type runOptions struct {
 	chunkRows int
 	verbose   bool
 	metrics   string
+	deletes   bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -50,7 +51,8 @@ Stop it at any moment (Ctrl-C, SIGTERM, even kill -9) and run the same
 command again: it resumes from the last checkpoint.
 
 Exit codes: 0 done; 1 rejects over an entity's max_rejects; 2 usage, plan
-or connection error; 130/143 interrupted (resumable).`,
+or connection error; 130/143 interrupted (resumable).
+` + deletesHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, args[0], o) },
 	}
@@ -63,6 +65,7 @@ or connection error; 130/143 interrupted (resumable).`,
 	f.IntVar(&o.chunkRows, "chunk-rows", 0, "rows per chunk (default: 10 batches, at least 50000)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
 	f.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics on this address during the run (e.g. 127.0.0.1:9464)")
+	f.BoolVar(&o.deletes, "deletes", false, "after the run, delete from the targets the records the sources no longer hold")
 	return cmd
 }
 
@@ -145,6 +148,11 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 	if err := port.OpenSinks(ctx, ents, set); err != nil {
 		return fail(exitUsage, err)
 	}
+	if o.deletes {
+		if err := checkDeletes(ents); err != nil {
+			return fail(exitUsage, err)
+		}
+	}
 	tuneMemory(ents, o.workers)
 	ls := p.LedgerStore()
 	if ls == nil {
@@ -212,6 +220,16 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 		fmt.Fprintf(stderr, "transit: the entities of this process are moved; run %d still has others, planned by another --entity selection: run the plan without --entity (or with theirs) to finish it\n", res.RunID)
 	case !res.Done:
 		return fail(exitUsage, errors.New("the run did not finish"))
+	}
+	if o.deletes {
+		dres, err := runDeletes(ctx, set, ents, pool, p.Name, res.RunID, newDeletesProgress(stderr, stdout, jsonOut), log)
+		writeDeletes(stdout, dres, jsonOut)
+		if err != nil {
+			if stop.Err() != nil {
+				return fail(sigCode(), fmt.Errorf("interrupted: %v; run again with --deletes to finish", err))
+			}
+			return fail(exitUsage, err)
+		}
 	}
 	return nil
 }
