@@ -2,10 +2,10 @@
 // time from a PostgreSQL commit to the committed value being visible in
 // Redis, at a sustained rate of changes.
 //
-//	feedlag -setup -pg URL [-table T] [-keys N]
-//	feedlag -pg URL -redis ADDR [-key 'feedlag:{id}'] [-rate 10000] [-duration 30s] [-direct] [-json]
+//	feedlag -setup -pg URL [-schema S] [-table T] [-keys N]
+//	feedlag -pg URL [-schema S] -redis URL|ADDR [-key 'feedlag:{id}'] [-rate 10000] [-duration 30s] [-direct] [-json]
 //
-// -setup creates table T (id int primary key, seq bigint, note text) with
+// -setup creates table S.T (id int primary key, seq bigint, note text) with
 // N rows and exits: a feed (transit feed run) on T into Redis, format
 // hash, key template -key, is then started by the caller. The run updates
 // -batch rows per transaction, -rate changes per second in all, each
@@ -43,7 +43,8 @@ import (
 
 // Config is one run.
 type Config struct {
-	PG, Redis  string
+	PG, Redis  string // Redis: redis:// URL or host:port
+	Schema     string
 	Table, Key string // table and Redis key template ("{id}" is the row's id)
 	Keys       int    // rows in the table
 	Rate       int    // changes per second
@@ -73,7 +74,8 @@ func main() {
 	setup := flag.Bool("setup", false, "create and fill the table, then exit")
 	asJSON := flag.Bool("json", false, "print the result as one JSON object")
 	flag.StringVar(&c.PG, "pg", "postgres://postgres@127.0.0.1:5432/transit_bench?sslmode=disable", "PostgreSQL URL")
-	flag.StringVar(&c.Redis, "redis", "127.0.0.1:6379", "Redis address")
+	flag.StringVar(&c.Redis, "redis", "127.0.0.1:6379", "Redis URL (redis://…) or address")
+	flag.StringVar(&c.Schema, "schema", "public", "schema of the table")
 	flag.StringVar(&c.Table, "table", "feedlag", "table the changes go to")
 	flag.StringVar(&c.Key, "key", "feedlag:{id}", "Redis key template of the feed")
 	flag.IntVar(&c.Keys, "keys", 10000, "rows in the table")
@@ -115,8 +117,9 @@ func Setup(ctx context.Context, c Config) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	t := pgx.Identifier{c.Table}.Sanitize()
+	t := c.ident()
 	for _, q := range []string{
+		"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{c.schema()}.Sanitize(),
 		"DROP TABLE IF EXISTS " + t,
 		"CREATE TABLE " + t + " (id int PRIMARY KEY, seq bigint NOT NULL, note text)",
 		"INSERT INTO " + t + " SELECT i, 0, 'row ' || i FROM generate_series(1, " + strconv.Itoa(c.Keys) + ") i",
@@ -126,6 +129,23 @@ func Setup(ctx context.Context, c Config) error {
 		}
 	}
 	return nil
+}
+
+func (c Config) schema() string {
+	if c.Schema == "" {
+		return "public"
+	}
+	return c.Schema
+}
+
+func (c Config) ident() string { return pgx.Identifier{c.schema(), c.Table}.Sanitize() }
+
+// redisOptions reads -redis: a URL or a bare address.
+func (c Config) redisOptions() (*goredis.Options, error) {
+	if strings.Contains(c.Redis, "://") {
+		return goredis.ParseURL(c.Redis)
+	}
+	return &goredis.Options{Addr: c.Redis}, nil
 }
 
 // batch is one committed transaction.
@@ -149,7 +169,12 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	defer pool.Close()
-	rc := goredis.NewClient(&goredis.Options{Addr: c.Redis, PoolSize: c.Pollers + 4})
+	ro, err := c.redisOptions()
+	if err != nil {
+		return nil, err
+	}
+	ro.PoolSize = c.Pollers + 4
+	rc := goredis.NewClient(ro)
 	defer rc.Close()
 	if err := rc.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
@@ -163,7 +188,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	key := func(id int32) string { return strings.ReplaceAll(c.Key, "{id}", strconv.Itoa(int(id))) }
 	// seq starts above anything a previous run left in the table.
 	var seq int64
-	if err := pool.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM "+pgx.Identifier{c.Table}.Sanitize()).Scan(&seq); err != nil {
+	if err := pool.QueryRow(ctx, "SELECT coalesce(max(seq), 0) FROM "+c.ident()).Scan(&seq); err != nil {
 		return nil, err
 	}
 
@@ -192,7 +217,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}()
 	}
 
-	update := "UPDATE " + pgx.Identifier{c.Table}.Sanitize() + " t SET seq = v.seq FROM unnest($1::int[], $2::bigint[]) v(id, seq) WHERE t.id = v.id"
+	update := "UPDATE " + c.ident() + " t SET seq = v.seq FROM unnest($1::int[], $2::bigint[]) v(id, seq) WHERE t.id = v.id"
 	every := time.Duration(float64(time.Second) * float64(c.Batch) / float64(c.Rate))
 	start := time.Now()
 	next := start
