@@ -274,9 +274,7 @@ while a <= nargv do
     if write then
       if hash then
         if not fresh then redis.call('DEL', key) end
-        local args = {'_v', v}
-        for i = a+3, a+2+n do args[#args+1] = ARGV[i] end
-        redis.call('HSET', key, unpack(args))
+        redis.call('HSET', key, '_v', v, unpack(ARGV, a+3, a+2+n))
         if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       elseif ttl > 0 then
         redis.call('SET', key, ARGV[a+3], 'PX', ttl)
