@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -271,5 +272,37 @@ func TestCompareDocumentsQuery(t *testing.T) {
 	}
 	if !strings.Contains(d.Fields[0].Old, `"total":1.5`) {
 		t.Fatalf("old invoices %s", d.Fields[0].Old)
+	}
+}
+
+// failingTarget fails its Scan.
+type failingTarget struct{ *redisTarget }
+
+var errScan = errors.New("connection reset")
+
+func (f failingTarget) Scan(ctx context.Context, gen string, fn func([]doc.Doc) error) error {
+	return errScan
+}
+
+// TestCompareErrors: a store or PostgreSQL failing ends Compare with an
+// error naming the side, never with a report that looks consistent.
+func TestCompareErrors(t *testing.T) {
+	pool := pgPool(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`, `INSERT INTO t VALUES (1, 'a')`)
+	c, base := redisClient(t)
+	src, err := NewTable(pool, "public", "t", []string{"id"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := failingTarget{newRedisTarget(c, base, redis.FormatHash)}
+	rep, err := Compare(context.Background(), src, dst, "v1", Options{})
+	if rep != nil || !errors.Is(err, errScan) || !strings.Contains(err.Error(), "scan v1") {
+		t.Fatalf("report %v, err %v", rep, err)
+	}
+	missing, err := NewTable(pool, "public", "nosuch", []string{"id"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Compare(context.Background(), missing, dst.redisTarget, "v1", Options{}); rep != nil || err == nil || !strings.Contains(err.Error(), "postgres") {
+		t.Fatalf("report %v, err %v", rep, err)
 	}
 }
