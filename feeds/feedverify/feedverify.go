@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -230,7 +231,7 @@ func (c *comparer) pass(ctx context.Context, p int) error {
 				c.rep.Changed++
 				c.rep.repair = append(c.rep.repair, d.ID)
 				if len(extra)+len(changed)+len(c.rep.Diffs) < c.opts.MaxDiffs {
-					changed[d.ID] = d.Fields
+					changed[d.ID] = maps.Clone(d.Fields) // a Target may reuse its maps
 				}
 			}
 			delete(want, d.ID)
