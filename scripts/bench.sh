@@ -873,7 +873,12 @@ bench_feeds() {
   redis_del 'feedlag:*'
   /usr/bin/time -f '%e %M' -o "$OUT/feeds-run.time" "$TRANSIT" feed run "$FEED_PLAN" --feed lag_cache >"$OUT/feeds-run.log" 2>&1 &
   feed_pid=$!
-  sleep 5 # the initial build of 10,000 rows and the slot
+  # Wait for the feed's initial build (the last row's key), at most 60 s.
+  local waited=0
+  until [ "$(redis-cli -u "$BENCH_REDIS_URL" exists 'feedlag:10000')" = 1 ] || [ $waited -ge 120 ]; do
+    sleep 0.5; waited=$((waited + 1))
+  done
+  [ $waited -lt 120 ] || warn "the feed did not build feedlag:10000 within 60 s; measuring anyway (see $OUT/feeds-run.log)"
   "$OUT/feedlag" -pg "$BENCH_FEED_PG_URL" -schema feedbench -redis "$BENCH_REDIS_URL" -table feedlag -key 'feedlag:{id}' \
     -rate "$BENCH_FEED_RATE" -duration "${BENCH_FEED_SECONDS}s" -json >"$OUT/feeds-lag.out" 2>"$OUT/feeds-lag.log" || true
   pkill -TERM -P "$feed_pid" 2>/dev/null || true
