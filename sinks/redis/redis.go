@@ -343,14 +343,21 @@ func (w *Writer) write(ctx context.Context, recs []Record) (Result, error) {
 	_, cluster := w.c.(*goredis.ClusterClient)
 	ttl := strconv.FormatInt(w.opts.TTL.Milliseconds(), 10)
 	tombTTL := strconv.FormatInt(w.opts.TombstoneTTL.Milliseconds(), 10)
-	head := func() []any { return []any{ttl, tombTTL, string(w.opts.Format)} }
+	// Size each call's slices once: about 3 arguments per record plus a
+	// pair per field (the first record's count), up to one chunk.
+	per := 3 + 2*len(recs[0].Fields)
+	size := min(chunkArgs+2*per, 3+len(recs)*per)
+	head := func() []any {
+		a := make([]any, 0, size)
+		return append(a, ttl, tombTTL, string(w.opts.Format))
+	}
 	var calls []call
-	cur := call{argv: head()}
+	cur := call{argv: head(), keys: make([]string, 0, 2*min(len(recs), size/per+1))}
 	flush := func() {
 		if cur.rows > 0 {
 			calls = append(calls, cur)
 		}
-		cur = call{argv: head()}
+		cur = call{argv: head(), keys: make([]string, 0, 2*min(len(recs), size/per+1))}
 	}
 	for i, r := range recs {
 		key, err := w.Key(r.Fields)
