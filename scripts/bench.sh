@@ -23,6 +23,14 @@
 #           (bench/employees-limits.yaml: huge rows_per_second, a throttle
 #           query that never fires, breakers) against the plain move,
 #           alternating BENCH_LIMITS_ROUNDS times; the border's overhead
+#   feeds   (issue 9, acceptance 5) bench/feeds.yaml: `transit feed rebuild`
+#           of BENCH_FEED_ROWS rows into Redis (rows/s, target >= 200k) and
+#           into the Elasticsearch test double (docs/s, client side); the
+#           Redis rebuild's peak RSS at a quarter and at the full size
+#           (target <= 100 MiB, flat); `transit feed run` with bench/feedlag
+#           writing BENCH_FEED_RATE changes/s for BENCH_FEED_SECONDS:
+#           commit -> visible in Redis p50/p99/max (target p99 < 250 ms)
+#           and the feed process's peak RSS
 #
 # Environment:
 #   BENCH_ONLY       sections to run, comma or space separated (default: all)
@@ -35,6 +43,11 @@
 #                    (transit_bench4) and compare transit's peak RSS
 #   BENCH_MYSQL_URL  source database (default mysql://root@127.0.0.1:3306/transit_bench)
 #   BENCH_PG_URL     target database (default postgres://postgres@127.0.0.1:5432/transit_bench?sslmode=disable)
+#   BENCH_FEED_PG_URL  feeds: a database with wal_level=logical (default BENCH_PG_URL)
+#   BENCH_FEED_ROWS  feeds: rows built into Redis and the test double (default 1000000)
+#   BENCH_FEED_RATE, BENCH_FEED_SECONDS  feeds: the lag run (default 10000 changes/s, 30 s)
+#   BENCH_REDIS_URL  feeds: Redis (default redis://127.0.0.1:6379/0)
+#   BENCH_ES_URL     feeds: an Elasticsearch to use instead of starting the test double
 #
 # Adding a section: write bench_<name>, add <name> to SECTIONS, and report
 # with summary (a line of the pasteable block) and the helpers below
@@ -42,13 +55,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=(go move verify audit limits deletes)
+SECTIONS=(go move verify audit limits deletes feeds)
 BENCH_ONLY=${BENCH_ONLY:-${SECTIONS[*]}}
 BENCH_SCALE=${BENCH_SCALE:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-3}
 BENCH_RSS_SCALE=${BENCH_RSS_SCALE:-}
 BENCH_LIMITS_ROUNDS=${BENCH_LIMITS_ROUNDS:-2}
 BENCH_DELETES_ROWS=${BENCH_DELETES_ROWS:-1000000}
+BENCH_FEED_ROWS=${BENCH_FEED_ROWS:-1000000}
+BENCH_FEED_RATE=${BENCH_FEED_RATE:-10000}
+BENCH_FEED_SECONDS=${BENCH_FEED_SECONDS:-30}
+export BENCH_REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/0}
 export BENCH_MYSQL_URL=${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/transit_bench}
 export BENCH_PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/transit_bench?sslmode=disable}
 PLAN=bench/employees.yaml
@@ -824,6 +841,131 @@ bench_deletes() {
   summary "deletes: run --deletes, $(grouped "$big") rows" "${wall_big} s, $count_big deleted (want 1000), verify exit $verify_big"
   summary "deletes: peak RSS, $(grouped "$big") vs $(grouped "$small") rows" "$((rss_big / 1024)) MiB vs $((rss_small / 1024)) MiB (×$ratio)"
   [ "$count_big" = 1000 ] && [ "$verify_big" = 0 ] || FAILED=1
+}
+
+# ---------------------------------------------------------------- feeds
+
+FEED_PLAN=bench/feeds.yaml
+# The Elasticsearch test double's standalone main (essink's; see its README).
+ESTEST_PKG=${ESTEST_PKG:-./internal/estest/cmd/estest}
+
+# feed_rows N: table feedbench.feedrows with N rows (a narrow table: id,
+# name, city, n, price numeric, created timestamptz), replaced.
+feed_rows() {
+  pg "$BENCH_FEED_PG_URL" -c "DROP SCHEMA IF EXISTS feedbench CASCADE" -c "CREATE SCHEMA feedbench" \
+    -c "CREATE TABLE feedbench.feedrows (id bigint PRIMARY KEY, name text NOT NULL, city text, n int, price numeric(10,2), created timestamptz)" \
+    -c "INSERT INTO feedbench.feedrows SELECT i, 'customer ' || i, (ARRAY['Berlin','Lisbon','Oslo','Prague'])[i % 4 + 1], i % 1000, (i % 5000) / 100.0, timestamptz '2020-01-01' + i * interval '1 second' FROM generate_series(1, $1) i" \
+    -c "ANALYZE feedbench.feedrows"
+}
+
+# redis_del PATTERN: delete the keys matching PATTERN.
+redis_del() {
+  redis-cli -u "$BENCH_REDIS_URL" --scan --pattern "$1" | xargs -r -n 1000 redis-cli -u "$BENCH_REDIS_URL" unlink >/dev/null
+}
+
+# feed_rebuild NAME FEED ROWS: transit feed rebuild of FEED, timed; sets
+# REBUILD_OK, REBUILD_WALL, REBUILD_RSS.
+feed_rebuild() {
+  local name=$1 feed=$2
+  timed "$name" "$TRANSIT" feed rebuild "$FEED_PLAN" --feed "$feed"
+  REBUILD_WALL=$TIMED_WALL REBUILD_RSS=$TIMED_RSS REBUILD_OK=1
+  if [ "$TIMED_RC" != 0 ]; then
+    REBUILD_OK=0; FAILED=1
+    warn "transit feed rebuild --feed $feed exited $TIMED_RC; the end of $OUT/$name.log:"
+    tail -n 15 "$OUT/$name.log" >&2
+  fi
+}
+
+bench_feeds() {
+  local quarter rss_small rss_full es_pid='' feed_pid lag
+  export BENCH_FEED_PG_URL=${BENCH_FEED_PG_URL:-$BENCH_PG_URL}
+  say "feeds: build $(grouped "$BENCH_FEED_ROWS") rows into Redis and the ES test double; lag at $BENCH_FEED_RATE changes/s"
+  command -v redis-cli >/dev/null || { FAILED=1; warn "redis-cli is missing (apt-get install redis-tools)"; summary "feeds" "FAILED (no redis-cli)"; return; }
+  pg_ensure_db "$BENCH_FEED_PG_URL"
+  if [ "$(pg "$BENCH_FEED_PG_URL" -At -c 'SHOW wal_level')" != logical ]; then
+    FAILED=1; warn "feeds need wal_level=logical in BENCH_FEED_PG_URL (see README, Feeds)"
+    summary "feeds" "FAILED (wal_level is not logical)"; return
+  fi
+  "$TRANSIT" feed drop "$FEED_PLAN" --feed rows_cache >/dev/null 2>&1 || true
+
+  # Redis: a quarter first (the RSS comparison), then the full size.
+  quarter=$((BENCH_FEED_ROWS / 4))
+  feed_rows "$quarter"
+  redis_del 'feedbench:*'
+  feed_rebuild feeds-redis-quarter rows_cache
+  rss_small=$REBUILD_RSS
+  "$TRANSIT" feed drop "$FEED_PLAN" --feed rows_cache >/dev/null 2>&1 || true
+  feed_rows "$BENCH_FEED_ROWS"
+  redis_del 'feedbench:*'
+  feed_rebuild feeds-redis rows_cache
+  rss_full=$REBUILD_RSS
+  if [ "$REBUILD_OK" = 1 ]; then
+    local rate; rate=$(per_sec "$BENCH_FEED_ROWS" "$REBUILD_WALL")
+    note "Redis: ${REBUILD_WALL}s, $(grouped "$rate") rows/s ($(awk -v r="$rate" 'BEGIN { print (r >= 200000 ? "meets" : "MISSES") }') ≥ 200k); peak RSS $(mib "$rss_small") MiB at $(grouped "$quarter") rows, $(mib "$rss_full") MiB at $(grouped "$BENCH_FEED_ROWS")"
+    summary "feeds: rebuild into Redis" "$(grouped "$rate") rows/s ($(grouped "$BENCH_FEED_ROWS") rows in ${REBUILD_WALL} s; target ≥ 200k)"
+    summary "feeds: rebuild peak RSS (1/4, full size)" "$(mib "$rss_small") MiB, $(mib "$rss_full") MiB ($(verdict "$(mib "$rss_full")" '<=' 100) ≤ 100 MiB)"
+  else
+    summary "feeds: rebuild into Redis" "FAILED (see bench/out/feeds-redis.log)"
+  fi
+  "$TRANSIT" feed drop "$FEED_PLAN" --feed rows_cache >/dev/null 2>&1 || true
+  redis_del 'feedbench:*'
+
+  # The Elasticsearch test double (or BENCH_ES_URL): docs/s client side.
+  if [ -z "${BENCH_ES_URL:-}" ]; then
+    if [ -d "$ESTEST_PKG" ] && go build -o "$OUT/estest" "$ESTEST_PKG"; then
+      "$OUT/estest" -addr 127.0.0.1:19200 >"$OUT/estest.log" 2>&1 &
+      es_pid=$!
+      export BENCH_ES_URL=http://127.0.0.1:19200
+      sleep 1
+    else
+      warn "no Elasticsearch test double at $ESTEST_PKG; set BENCH_ES_URL or ESTEST_PKG"
+    fi
+  fi
+  if [ -n "${BENCH_ES_URL:-}" ]; then
+    feed_rebuild feeds-es rows_search
+    if [ "$REBUILD_OK" = 1 ]; then
+      summary "feeds: rebuild into the ES test double" "$(grouped "$(per_sec "$BENCH_FEED_ROWS" "$REBUILD_WALL")") docs/s, client side ($(grouped "$BENCH_FEED_ROWS") docs in ${REBUILD_WALL} s, peak RSS $(mib "$REBUILD_RSS") MiB)"
+    else
+      summary "feeds: rebuild into the ES test double" "FAILED (see bench/out/feeds-es.log)"
+    fi
+    "$TRANSIT" feed drop "$FEED_PLAN" --feed rows_search >/dev/null 2>&1 || true
+  else
+    FAILED=1; summary "feeds: rebuild into the ES test double" "FAILED (no test double)"
+  fi
+  [ -z "$es_pid" ] || kill "$es_pid" 2>/dev/null || true
+
+  # Lag: feed run on feedlag, bench/feedlag writing and polling.
+  go build -o "$OUT/feedlag" ./bench/feedlag
+  "$OUT/feedlag" -setup -pg "$BENCH_FEED_PG_URL" -schema feedbench -table feedlag -keys 10000 ||
+    { FAILED=1; summary "feeds: lag" "FAILED (feedlag -setup)"; return; }
+  redis_del 'feedlag:*'
+  /usr/bin/time -f '%e %M' -o "$OUT/feeds-run.time" "$TRANSIT" feed run "$FEED_PLAN" --feed lag_cache >"$OUT/feeds-run.log" 2>&1 &
+  feed_pid=$!
+  # Wait for the feed's initial build (the last row's key), at most 60 s.
+  local waited=0
+  until [ "$(redis-cli -u "$BENCH_REDIS_URL" exists 'feedlag:10000')" = 1 ] || [ $waited -ge 120 ]; do
+    sleep 0.5; waited=$((waited + 1))
+  done
+  [ $waited -lt 120 ] || warn "the feed did not build feedlag:10000 within 60 s; measuring anyway (see $OUT/feeds-run.log)"
+  "$OUT/feedlag" -pg "$BENCH_FEED_PG_URL" -schema feedbench -redis "$BENCH_REDIS_URL" -table feedlag -key 'feedlag:{id}' \
+    -rate "$BENCH_FEED_RATE" -duration "${BENCH_FEED_SECONDS}s" -json >"$OUT/feeds-lag.out" 2>"$OUT/feeds-lag.log" || true
+  pkill -TERM -P "$feed_pid" 2>/dev/null || true
+  wait "$feed_pid" 2>/dev/null || true
+  local run_rss; run_rss=$(awk '{ print $2 }' "$OUT/feeds-run.time" 2>/dev/null | tail -n 1)
+  lag=$(cat "$OUT/feeds-lag.out" 2>/dev/null)
+  if [ -n "$lag" ]; then
+    local p50 p99 mx rate unseen
+    read -r p50 p99 mx rate unseen < <(printf '%s' "$lag" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["p50_ms"], r["p99_ms"], r["max_ms"], round(r["rate"]), r["unseen"])')
+    note "lag at $rate changes/s for ${BENCH_FEED_SECONDS}s: p50 ${p50} ms, p99 ${p99} ms, max ${mx} ms, unseen $unseen; feed run peak RSS $(mib "${run_rss:-0}") MiB"
+    summary "feeds: lag commit → Redis (p50/p99/max)" "${p50} / ${p99} / ${mx} ms at $(grouped "$rate") changes/s for ${BENCH_FEED_SECONDS} s ($(verdict "$p99" '<=' 250) p99 < 250 ms; unseen $unseen)"
+    summary "feeds: feed run peak RSS" "$(mib "${run_rss:-0}") MiB ($(verdict "$(mib "${run_rss:-0}")" '<=' 100) ≤ 100 MiB)"
+    [ "$unseen" = 0 ] || FAILED=1
+  else
+    FAILED=1; warn "feedlag failed; see $OUT/feeds-lag.log and $OUT/feeds-run.log"
+    summary "feeds: lag commit → Redis" "FAILED (see bench/out/feeds-lag.log)"
+  fi
+  "$TRANSIT" feed drop "$FEED_PLAN" --feed lag_cache >/dev/null 2>&1 || true
+  redis_del 'feedlag:*'
 }
 
 # ---------------------------------------------------------------- main

@@ -24,8 +24,15 @@
 // after TombstoneTTL would win, so TombstoneTTL must exceed the longest
 // replay window of the feed (default 24h).
 //
+// Speed: one Write is one pipeline of script calls, each carrying up to
+// about chunkArgs arguments' worth of records (hundreds), which the script
+// applies in order with the same compare-and-set per key. A new key costs
+// three commands inside the script (HGET, EXISTS, HSET), an update three
+// (HGET, DEL, HSET); the per-call cost of EVALSHA is paid once per chunk.
+//
 // The key and its tombstone are two keys in one script; on Redis Cluster
-// put a hash tag in the key template so both land in one slot.
+// put a hash tag in the key template so both land in one slot (there each
+// record is its own script call, as a call may touch only one slot).
 package redis
 
 import (
@@ -176,6 +183,14 @@ func formatValue(v any) string {
 		return x
 	case []byte:
 		return string(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case bool:
+		return strconv.FormatBool(x)
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case fmt.Stringer:
@@ -186,11 +201,31 @@ func formatValue(v any) string {
 }
 
 // padVersion renders v so string order equals numeric order.
-func padVersion(v uint64) string { return fmt.Sprintf("%020d", v) }
+func padVersion(v uint64) string {
+	var buf [20]byte
+	for i := len(buf) - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(buf[:])
+}
 
-// Lua helpers: the stored version of KEYS[1] (false when none) and the
-// tombstone's.
-const luaCur = `
+// batchScript applies many records in one call, in order: the per-call
+// cost of EVALSHA (command parsing, script setup, a reply) is paid once
+// per chunk instead of once per record.
+//
+// KEYS: per record its key and its tombstone (KEYS[2i-1], KEYS[2i]).
+// ARGV: ttl ms, tombstone ttl ms, format ("hash" or "json"), then per
+// record: op ("u" upsert or "d" delete), version, n, and n payload
+// arguments (hash: field/value pairs; json: the document; delete: none).
+// The reply has one integer per record: 1 applied, 0 skipped.
+//
+// Upsert: skipped when the tombstone or the stored version is >= the
+// record's; otherwise the key is replaced (hash: DEL + HSET, so fields the
+// new row lacks go away) and gets the TTL. Delete: skipped when the stored
+// version is newer; otherwise the tombstone is raised to the version and
+// the key, if any, is removed (1 only when a key was removed).
+var batchScript = goredis.NewScript(`
 local function cur(k)
   local t = redis.call('TYPE', k)['ok']
   if t == 'hash' then return redis.call('HGET', k, '_v') end
@@ -200,51 +235,86 @@ local function cur(k)
   end
   return false
 end
-`
-
-// upsert: KEYS = key, tomb; ARGV = version, ttl ms, format, payload... .
-// For hash the payload is field/value pairs, for json one string.
-var upsertScript = goredis.NewScript(luaCur + `
-local v = ARGV[1]
-local tomb = redis.call('GET', KEYS[2])
-if tomb and tomb >= v then return 0 end
-local c = cur(KEYS[1])
-if c and c >= v then return 0 end
-local ttl = tonumber(ARGV[2])
-if ARGV[3] == 'hash' then
-  redis.call('DEL', KEYS[1])
-  local args = {'_v', v}
-  for i = 4, #ARGV do args[#args+1] = ARGV[i] end
-  redis.call('HSET', KEYS[1], unpack(args))
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-else
-  if ttl > 0 then redis.call('SET', KEYS[1], ARGV[4], 'PX', ttl)
-  else redis.call('SET', KEYS[1], ARGV[4]) end
+local hash = ARGV[3] == 'hash'
+-- stored: the version of k, read the cheap way for the writer's format
+-- (one call), falling back to cur when k holds the other kind.
+local function stored(k)
+  if hash then
+    local r = redis.pcall('HGET', k, '_v')
+    if type(r) == 'table' then return cur(k) end
+    return r
+  end
+  local s = redis.pcall('GET', k)
+  if type(s) == 'table' then return cur(k) end
+  if not s then return false end
+  return string.match(s, '^{"_v":"(%d+)"')
 end
-return 1
+local ttl = tonumber(ARGV[1])
+local tombttl = tonumber(ARGV[2])
+local out = {}
+local a, k = 4, 1
+local nargv = #ARGV
+while a <= nargv do
+  local op, v, n = ARGV[a], ARGV[a+1], tonumber(ARGV[a+2])
+  local key, tk = KEYS[k], KEYS[k+1]
+  local r = 0
+  if op == 'u' then
+    local c = stored(key)
+    local write, fresh = false, false
+    if c then
+      -- A live key's version is above its tombstone's (a delete removes
+      -- the key, an upsert must beat the tombstone), so c alone decides.
+      write = c < v
+    elseif redis.call('EXISTS', key, tk) == 0 then
+      write, fresh = true, true
+    else
+      local tomb = redis.call('GET', tk)
+      write = not (tomb and tomb >= v)
+    end
+    if write then
+      if hash then
+        if not fresh then redis.call('DEL', key) end
+        redis.call('HSET', key, '_v', v, unpack(ARGV, a+3, a+2+n))
+        if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+      elseif ttl > 0 then
+        redis.call('SET', key, ARGV[a+3], 'PX', ttl)
+      else
+        redis.call('SET', key, ARGV[a+3])
+      end
+      r = 1
+    end
+  else
+    local c = stored(key)
+    if not (c and c > v) then
+      local tomb = redis.call('GET', tk)
+      if not tomb or tomb < v then
+        redis.call('SET', tk, v, 'PX', tombttl)
+      end
+      if c then
+        redis.call('DEL', key)
+        r = 1
+      end
+    end
+  end
+  out[#out+1] = r
+  a = a + 3 + n
+  k = k + 2
+end
+return out
 `)
 
-// del: KEYS = key, tomb; ARGV = version, tombstone ttl ms.
-var deleteScript = goredis.NewScript(luaCur + `
-local v = ARGV[1]
-local c = cur(KEYS[1])
-if c and c > v then return 0 end
-local tomb = redis.call('GET', KEYS[2])
-if not tomb or tomb < v then
-  redis.call('SET', KEYS[2], v, 'PX', tonumber(ARGV[2]))
-end
-if c then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`)
+// chunkArgs bounds one script call: about this many arguments (keys and
+// ARGV together), so one call stays short (Redis runs nothing else while
+// a script runs) and its reply small.
+const chunkArgs = 8192
 
-// Write applies recs in one pipeline. Records of one key apply in order.
+// Write applies recs: one script call per chunk of records, all chunks in
+// one pipeline. Records of one key apply in order. On Redis Cluster, where
+// one script may touch only one hash slot, each record is its own call.
 func (w *Writer) Write(ctx context.Context, recs []Record) (Result, error) {
 	res, err := w.write(ctx, recs)
 	if err != nil && isNoScript(err) {
-		// The scripts were flushed between load and Exec: load them again
+		// The script was flushed between load and Exec: load it again
 		// and redo the batch (safe: every write is versioned).
 		w.loaded = false
 		res, err = w.write(ctx, recs)
@@ -255,6 +325,13 @@ func (w *Writer) Write(ctx context.Context, recs []Record) (Result, error) {
 	return res, nil
 }
 
+// call is one script call being assembled.
+type call struct {
+	keys []string
+	argv []any
+	rows int
+}
+
 func (w *Writer) write(ctx context.Context, recs []Record) (Result, error) {
 	var res Result
 	if len(recs) == 0 {
@@ -263,46 +340,77 @@ func (w *Writer) write(ctx context.Context, recs []Record) (Result, error) {
 	if err := w.load(ctx); err != nil {
 		return res, err
 	}
-	pipe := w.c.Pipeline()
-	cmds := make([]*goredis.Cmd, 0, len(recs))
+	_, cluster := w.c.(*goredis.ClusterClient)
 	ttl := strconv.FormatInt(w.opts.TTL.Milliseconds(), 10)
 	tombTTL := strconv.FormatInt(w.opts.TombstoneTTL.Milliseconds(), 10)
+	// Size each call's slices once: about 3 arguments per record plus a
+	// pair per field (the first record's count), up to one chunk.
+	per := 3 + 2*len(recs[0].Fields)
+	size := min(chunkArgs+2*per, 3+len(recs)*per)
+	head := func() []any {
+		a := make([]any, 0, size)
+		return append(a, ttl, tombTTL, string(w.opts.Format))
+	}
+	var calls []call
+	cur := call{argv: head(), keys: make([]string, 0, 2*min(len(recs), size/per+1))}
+	flush := func() {
+		if cur.rows > 0 {
+			calls = append(calls, cur)
+		}
+		cur = call{argv: head(), keys: make([]string, 0, 2*min(len(recs), size/per+1))}
+	}
 	for i, r := range recs {
 		key, err := w.Key(r.Fields)
 		if err != nil {
 			res.Rejects = append(res.Rejects, sinks.Reject{Row: i, Reason: err.Error()})
 			continue
 		}
-		keys := []string{key, key + TombSuffix}
 		v := padVersion(r.Version)
-		var cmd *goredis.Cmd
 		if r.Delete {
-			cmd = deleteScript.EvalSha(ctx, pipe, keys, v, tombTTL)
+			cur.argv = append(cur.argv, "d", v, "0")
 		} else {
-			args, err := w.payload(v, ttl, r.Fields)
+			n0 := len(cur.argv)
+			cur.argv = append(cur.argv, "u", v, "")
+			cur.argv, err = w.payload(cur.argv, r.Fields)
 			if err != nil {
+				cur.argv = cur.argv[:n0]
 				res.Rejects = append(res.Rejects, sinks.Reject{Row: i, Reason: err.Error()})
 				continue
 			}
-			cmd = upsertScript.EvalSha(ctx, pipe, keys, args...)
+			cur.argv[n0+2] = strconv.Itoa(len(cur.argv) - n0 - 3)
 		}
-		cmds = append(cmds, cmd)
+		cur.keys = append(cur.keys, key, key+TombSuffix)
+		cur.rows++
+		if cluster || len(cur.keys)+len(cur.argv) >= chunkArgs {
+			flush()
+		}
 	}
-	if len(cmds) == 0 {
+	flush()
+	if len(calls) == 0 {
 		return res, nil
+	}
+	pipe := w.c.Pipeline()
+	cmds := make([]*goredis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = batchScript.EvalSha(ctx, pipe, c.keys, c.argv...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return Result{}, err
 	}
-	for _, c := range cmds {
-		n, err := c.Int()
+	for i, c := range cmds {
+		ns, err := c.Int64Slice()
 		if err != nil {
 			return Result{}, err
 		}
-		if n == 1 {
-			res.Written++
-		} else {
-			res.Skipped++
+		if len(ns) != calls[i].rows {
+			return Result{}, fmt.Errorf("script answered %d results for %d records", len(ns), calls[i].rows)
+		}
+		for _, n := range ns {
+			if n == 1 {
+				res.Written++
+			} else {
+				res.Skipped++
+			}
 		}
 	}
 	return res, nil
@@ -312,17 +420,15 @@ func isNoScript(err error) bool {
 	return goredis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
-// load makes sure the scripts are cached on the server, so EVALSHA in a
+// load makes sure the script is cached on the server, so EVALSHA in a
 // pipeline does not fail with NOSCRIPT (redis.Script's own fallback works
 // only outside pipelines).
 func (w *Writer) load(ctx context.Context) error {
 	if w.loaded {
 		return nil
 	}
-	for _, s := range []*goredis.Script{upsertScript, deleteScript} {
-		if err := s.Load(ctx, w.c).Err(); err != nil {
-			return fmt.Errorf("redis sink: load script: %w", err)
-		}
+	if err := batchScript.Load(ctx, w.c).Err(); err != nil {
+		return fmt.Errorf("redis sink: load script: %w", err)
 	}
 	w.loaded = true
 	return nil
@@ -341,33 +447,34 @@ func (w *Writer) selected(fields map[string]any) map[string]any {
 	return m
 }
 
-func (w *Writer) payload(v, ttl string, fields map[string]any) ([]any, error) {
+// payload appends the record's stored form to argv: hash: field/value
+// pairs (NULL = field absent); json: the whole stored document.
+func (w *Writer) payload(argv []any, fields map[string]any) ([]any, error) {
 	f := w.selected(fields)
 	if _, ok := f[VersionField]; ok {
-		return nil, fmt.Errorf("field %q is reserved", VersionField)
+		return argv, fmt.Errorf("field %q is reserved", VersionField)
 	}
 	if w.opts.Format == FormatJSON {
 		data, err := json.Marshal(jsonValues(f))
 		if err != nil {
-			return nil, fmt.Errorf("encode json: %w", err)
+			return argv, fmt.Errorf("encode json: %w", err)
 		}
+		v := argv[len(argv)-2].(string)
 		doc := make([]byte, 0, len(data)+40)
 		doc = append(doc, `{"_v":"`...)
 		doc = append(doc, v...)
 		doc = append(doc, `","data":`...)
 		doc = append(doc, data...)
 		doc = append(doc, '}')
-		return []any{v, ttl, "json", doc}, nil
+		return append(argv, doc), nil
 	}
-	args := make([]any, 0, 3+2*len(f))
-	args = append(args, v, ttl, "hash")
 	for k, x := range f {
 		if x == nil {
 			continue // NULL = field absent
 		}
-		args = append(args, k, formatValue(x))
+		argv = append(argv, k, formatValue(x))
 	}
-	return args, nil
+	return argv, nil
 }
 
 // jsonValues turns []byte into strings so JSON shows text, not base64.

@@ -152,6 +152,20 @@ func (t *Target) Sweep(ctx context.Context, gen string, version uint64) (int, er
 	return n, err
 }
 
+// luaCur defines cur(k): the stored version of key k (false when none),
+// for either format.
+const luaCur = `
+local function cur(k)
+  local t = redis.call('TYPE', k)['ok']
+  if t == 'hash' then return redis.call('HGET', k, '_v') end
+  if t == 'string' then
+    local s = redis.call('GET', k)
+    return string.match(s, '^{"_v":"(%d+)"')
+  end
+  return false
+end
+`
+
 // sweepScript: KEYS = key; ARGV = version. Deletes the key only while its
 // stored version is below ARGV[1] (no tombstone: the row is gone from the
 // snapshot, and any later insert has a newer version anyway).

@@ -1,0 +1,301 @@
+package feedverify
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transitdb/transit/record"
+	"github.com/transitdb/transit/sinks/doc"
+	"github.com/transitdb/transit/sources"
+	"github.com/transitdb/transit/sources/postgres"
+)
+
+// DocID renders a document ID from the values of the feed's id columns:
+// each value as text, joined with ':', with ':' and '\' inside a value
+// escaped by '\' (the feed engine's rule, feeds.DocID; kept here so this
+// package does not import the engine).
+func DocID(vals []any) string {
+	var b strings.Builder
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		s := idText(v)
+		for j := 0; j < len(s); j++ {
+			if s[j] == ':' || s[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(s[j])
+		}
+	}
+	return b.String()
+}
+
+func idText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// TableSource yields one document per row of a PostgreSQL table: the id
+// columns make the ID, the fields are the listed columns (all columns
+// when none are listed). It reads the table in id order with keyset
+// pagination, as the feed's backfill does (package sources/postgres), so
+// the values are the ones the feed wrote.
+type TableSource struct {
+	src     *postgres.Source
+	table   string
+	id      []string
+	columns []string
+	batch   int
+}
+
+// NewTable returns a TableSource over pool (left open) for schema.table.
+func NewTable(pool *pgxpool.Pool, schema, table string, id, columns []string) (*TableSource, error) {
+	if len(id) == 0 {
+		return nil, errors.New("feedverify: table source needs id columns")
+	}
+	return &TableSource{src: postgres.New(pool, schema), table: table, id: id, columns: columns, batch: 1000}, nil
+}
+
+// Columns describes the table's columns.
+func (s *TableSource) Columns(ctx context.Context) ([]record.Column, error) {
+	t, err := s.src.Describe(ctx, s.table)
+	if err != nil {
+		return nil, err
+	}
+	return t.Columns, nil
+}
+
+// Docs reads the table.
+func (s *TableSource) Docs(ctx context.Context, fn func([]doc.Doc) error) error {
+	var cols []string // nil = all
+	if len(s.columns) > 0 {
+		cols = slices.Clone(s.columns)
+		for _, c := range s.id {
+			if !slices.Contains(cols, c) {
+				cols = append(cols, c)
+			}
+		}
+	}
+	q := sources.Query{Table: s.table, Columns: cols, OrderBy: s.id, BatchSize: s.batch}
+	var docs []doc.Doc
+	return s.src.Scan(ctx, q, func(b *record.Batch) error {
+		idx := make([]int, len(s.id))
+		for i, c := range s.id {
+			idx[i] = -1
+			for j, col := range b.Columns {
+				if col.Name == c {
+					idx[i] = j
+				}
+			}
+			if idx[i] < 0 {
+				return fmt.Errorf("id column %q not in the rows read", c)
+			}
+		}
+		docs = docs[:0]
+		ids := make([]any, len(idx))
+		for _, row := range b.Rows {
+			for i, j := range idx {
+				ids[i] = row[j]
+			}
+			f := make(map[string]any, len(b.Columns))
+			for j, col := range b.Columns {
+				if len(s.columns) > 0 && !slices.Contains(s.columns, col.Name) {
+					continue
+				}
+				f[col.Name] = row[j]
+			}
+			docs = append(docs, doc.Doc{ID: DocID(ids), Fields: f})
+		}
+		return fn(docs)
+	})
+}
+
+// QuerySource yields the documents a feed's `documents:` query renders:
+// the IDs come from a key-only scan of the table (one id column), in
+// batches passed to the query as $1 (an array, used as `= ANY($1)`); each
+// result row is one document, its ID rendered from the id column of the
+// result, its fields every result column. Values are read as PostgreSQL's
+// text, so nothing is lost on the way (json stays JSON text, numeric its
+// decimal text) and compared by the columns' types.
+type QuerySource struct {
+	pool  *pgxpool.Pool
+	src   *postgres.Source
+	table string
+	id    string
+	query string
+	batch int
+	cols  []record.Column
+}
+
+// NewQuery returns a QuerySource: query takes $1, an array of the id
+// column's values.
+func NewQuery(pool *pgxpool.Pool, schema, table, id, query string) (*QuerySource, error) {
+	if id == "" || query == "" {
+		return nil, errors.New("feedverify: query source needs an id column and a query")
+	}
+	return &QuerySource{pool: pool, src: postgres.New(pool, schema), table: table, id: id, query: query, batch: 1000}, nil
+}
+
+// Columns runs the query for no ID and describes its result columns.
+func (s *QuerySource) Columns(ctx context.Context) ([]record.Column, error) {
+	if s.cols != nil {
+		return s.cols, nil
+	}
+	t, err := s.src.Describe(ctx, s.table)
+	if err != nil {
+		return nil, err
+	}
+	idCol := t.Column(s.id)
+	if idCol == nil {
+		return nil, fmt.Errorf("table %s has no column %q", s.table, s.id)
+	}
+	rows, err := s.pool.Query(ctx, s.query, emptyArray(idCol.Type))
+	if err != nil {
+		return nil, fmt.Errorf("documents query: %w", err)
+	}
+	fds := rows.FieldDescriptions()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("documents query: %w", err)
+	}
+	cols := make([]record.Column, len(fds))
+	for i, fd := range fds {
+		cols[i] = oidColumn(fd.Name, fd.DataTypeOID)
+	}
+	s.cols = cols
+	return cols, nil
+}
+
+func emptyArray(t record.Type) any {
+	switch t {
+	case record.Int:
+		return []int64{}
+	default:
+		return []string{}
+	}
+}
+
+// Docs scans the ids and renders their documents.
+func (s *QuerySource) Docs(ctx context.Context, fn func([]doc.Doc) error) error {
+	cols, err := s.Columns(ctx)
+	if err != nil {
+		return err
+	}
+	idx := slices.IndexFunc(cols, func(c record.Column) bool { return c.Name == s.id })
+	if idx < 0 {
+		return fmt.Errorf("documents query returns no column %q (the id)", s.id)
+	}
+	q := sources.Query{Table: s.table, Columns: []string{s.id}, OrderBy: []string{s.id}, BatchSize: s.batch}
+	return s.src.Scan(ctx, q, func(b *record.Batch) error {
+		if len(b.Rows) == 0 {
+			return nil
+		}
+		var arg any
+		switch b.Rows[0][0].(type) {
+		case int64:
+			ids := make([]int64, len(b.Rows))
+			for i, r := range b.Rows {
+				ids[i] = r[0].(int64)
+			}
+			arg = ids
+		default:
+			ids := make([]string, len(b.Rows))
+			for i, r := range b.Rows {
+				ids[i] = idText(r[0])
+			}
+			arg = ids
+		}
+		rows, err := s.pool.Query(ctx, s.query, pgx.QueryResultFormats{pgx.TextFormatCode}, arg)
+		if err != nil {
+			return fmt.Errorf("documents query: %w", err)
+		}
+		defer rows.Close()
+		var docs []doc.Doc
+		for rows.Next() {
+			raw := rows.RawValues()
+			f := make(map[string]any, len(cols))
+			for i, c := range cols {
+				f[c.Name] = textValue(c, raw[i])
+			}
+			docs = append(docs, doc.Doc{ID: DocID([]any{f[s.id]}), Fields: f})
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("documents query: %w", err)
+		}
+		return fn(docs)
+	})
+}
+
+// textValue is a value PostgreSQL sent as text: NULL is nil, bytea
+// ("\x0a0b") its bytes, anything else the text, which Canonical reads as
+// the column's type.
+func textValue(c record.Column, raw []byte) any {
+	if raw == nil {
+		return nil
+	}
+	s := string(raw)
+	if c.Type == record.Bytes && strings.HasPrefix(s, `\x`) {
+		if b, err := hex.DecodeString(s[2:]); err == nil {
+			return b
+		}
+	}
+	return s
+}
+
+// oidColumn maps a result column's type to a record column.
+func oidColumn(name string, oid uint32) record.Column {
+	c := record.Column{Name: name, Type: record.Text}
+	switch oid {
+	case pgtype.Int2OID:
+		c.Type, c.Bits = record.Int, 16
+	case pgtype.Int4OID:
+		c.Type, c.Bits = record.Int, 32
+	case pgtype.Int8OID:
+		c.Type, c.Bits = record.Int, 64
+	case pgtype.NumericOID:
+		c.Type = record.Decimal
+	case pgtype.Float4OID:
+		c.Type, c.Bits = record.Float, 32
+	case pgtype.Float8OID:
+		c.Type, c.Bits = record.Float, 64
+	case pgtype.BoolOID:
+		c.Type = record.Bool
+	case pgtype.ByteaOID:
+		c.Type = record.Bytes
+	case pgtype.DateOID:
+		c.Type = record.Date
+	case pgtype.TimestampOID:
+		c.Type = record.Timestamp
+	case pgtype.TimestamptzOID:
+		c.Type = record.TimestampTZ
+	case pgtype.TimeOID:
+		c.Type = record.Time
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		c.Type = record.JSON
+	case pgtype.UUIDOID:
+		c.Type = record.UUID
+	case pgtype.BPCharOID:
+		c.Fixed = true
+	}
+	return c
+}
