@@ -50,10 +50,3 @@ func (c *negCache) add(k string) {
 	}
 	c.m[k] = now.Add(c.ttl)
 }
-
-// forget drops k (the record was just ported or written).
-func (c *negCache) forget(k string) {
-	c.mu.Lock()
-	delete(c.m, k)
-	c.mu.Unlock()
-}

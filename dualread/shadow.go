@@ -54,10 +54,11 @@ func (s *shadowRecorder) offer(keys []record.Key, old []*Record) {
 	if !s.r.sample() {
 		return
 	}
+	s.pending.Add(1)
 	select {
 	case s.queue <- shadowRead{keys: keys, old: old}:
-		s.pending.Add(1)
 	default:
+		s.pending.Add(-1)
 		s.r.metrics.shadow.WithLabelValues(s.r.entity, "dropped").Add(float64(len(keys)))
 	}
 }
@@ -168,10 +169,11 @@ func jsonFields(f map[string]any) map[string]any {
 
 // idText is an ID as text: its value, or its values joined by "/".
 func idText(k record.Key) string {
-	b, err := json.Marshal(jsonKey(k))
-	if err != nil || len(k) > 1 {
+	if len(k) != 1 {
+		b, _ := json.Marshal(jsonKey(k))
 		return string(b)
 	}
+	b, _ := json.Marshal(jsonKey(k)[0])
 	var s string
 	if json.Unmarshal(b, &s) == nil {
 		return s
