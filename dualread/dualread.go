@@ -101,7 +101,7 @@ type Reader struct {
 	entity string
 	plan   *plan.Plan
 	ent    *port.Entity
-	set    *stores.Set
+	group  *Group // set when made by Open: Close closes it
 	oldGet sources.Getter
 	newGet sources.Getter
 	// newCols are the target column names, in the order of ent.Read.
@@ -124,6 +124,29 @@ type Reader struct {
 // (as `transit run` does) and returns a Reader for it. The ledger's schema
 // is brought up to date (transit.shadow_stats and shadow_mismatches).
 func Open(ctx context.Context, planPath, entity string, opts ...Option) (*Reader, error) {
+	g, err := OpenGroup(ctx, planPath, []string{entity}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	r := g.readers[0]
+	r.group = g
+	return r, nil
+}
+
+// Group is the Readers of several entities of one plan, sharing the
+// plan's store connections.
+type Group struct {
+	Plan    *plan.Plan
+	set     *stores.Set
+	readers []*Reader
+	byName  map[string]*Reader
+	ledger  *pgxpool.Pool
+}
+
+// OpenGroup opens Readers for the named entities of the plan at planPath
+// (every entity with a target when entities is empty), sharing one set of
+// store connections. Options apply to every Reader.
+func OpenGroup(ctx context.Context, planPath string, entities []string, opts ...Option) (*Group, error) {
 	o := defaultOptions()
 	for _, f := range opts {
 		f(&o)
@@ -138,43 +161,100 @@ func Open(ctx context.Context, planPath, entity string, opts ...Option) (*Reader
 	if err != nil {
 		return nil, err
 	}
-	set := stores.New(p)
-	r, err := open(ctx, p, set, entity, o)
-	if err != nil {
-		set.Close()
+	g := &Group{Plan: p, set: stores.New(p), byName: map[string]*Reader{}}
+	if err := g.open(ctx, entities, o); err != nil {
+		g.Close()
 		return nil, err
 	}
-	return r, nil
+	return g, nil
 }
 
-func open(ctx context.Context, p *plan.Plan, set *stores.Set, entity string, o options) (*Reader, error) {
+func (g *Group) open(ctx context.Context, entities []string, o options) error {
+	p, set := g.Plan, g.set
 	specs, err := port.Expand(ctx, p, set, o.log)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var spec *plan.Entity
+	byName := map[string]*plan.Entity{}
 	for _, s := range specs {
-		if s.Name == entity {
-			spec = s
+		byName[s.Name] = s
+	}
+	var want []*plan.Entity
+	if len(entities) == 0 {
+		for _, s := range specs {
+			if s.ToStore != "" {
+				want = append(want, s)
+			}
 		}
 	}
-	if spec == nil {
-		return nil, fmt.Errorf("dualread: the plan has no entity %q", entity)
+	for _, name := range entities {
+		s := byName[name]
+		if s == nil {
+			return fmt.Errorf("dualread: the plan has no entity %q", name)
+		}
+		want = append(want, s)
 	}
-	ents, err := port.Resolve(ctx, p, []*plan.Entity{spec}, set)
+	if len(want) == 0 {
+		return errors.New("dualread: the plan routes no entity to a target")
+	}
+	ents, err := port.Resolve(ctx, p, want, set)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	e := ents[0]
-	if e.Target == nil {
-		return nil, fmt.Errorf("dualread: entity %s has no target store (to:)", entity)
+	for _, e := range ents {
+		if e.Target == nil {
+			return fmt.Errorf("dualread: entity %s has no target store (to:)", e.Name)
+		}
 	}
 	if err := port.OpenSinks(ctx, ents, set); err != nil {
-		return nil, err
+		return err
 	}
+	ls := p.LedgerStore()
+	if ls == nil {
+		return errors.New("dualread: the plan has no postgres store to keep the ledger in")
+	}
+	pool, err := set.Pool(ctx, ls.Name)
+	if err != nil {
+		return err
+	}
+	if err := ledger.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	g.ledger = pool
+	for _, e := range ents {
+		r, err := newReader(ctx, p, set, e, pool, o)
+		if err != nil {
+			return err
+		}
+		g.readers = append(g.readers, r)
+		g.byName[e.Name] = r
+	}
+	return nil
+}
+
+// Reader returns the Reader of entity, or nil.
+func (g *Group) Reader(entity string) *Reader { return g.byName[entity] }
+
+// Readers returns the Readers, in plan order.
+func (g *Group) Readers() []*Reader { return append([]*Reader(nil), g.readers...) }
+
+// Ledger is the pool on the plan's ledger database.
+func (g *Group) Ledger() *pgxpool.Pool { return g.ledger }
+
+// Close closes every Reader (flushing their shadow counts), then the
+// stores.
+func (g *Group) Close() error {
+	for _, r := range g.readers {
+		r.stop()
+	}
+	return g.set.Close()
+}
+
+func newReader(ctx context.Context, p *plan.Plan, set *stores.Set, e *port.Entity, pool *pgxpool.Pool, o options) (*Reader, error) {
+	spec := e.Spec
 	oldGet, ok := e.Source.(sources.Getter)
 	if !ok {
-		return nil, fmt.Errorf("dualread: entity %s: store %s cannot fetch records by ID", entity, spec.FromStore)
+		return nil, fmt.Errorf("dualread: entity %s: store %s cannot fetch records by ID", e.Name, spec.FromStore)
 	}
 	newSrc, err := set.Source(ctx, spec.ToStore)
 	if err != nil {
@@ -182,22 +262,11 @@ func open(ctx context.Context, p *plan.Plan, set *stores.Set, entity string, o o
 	}
 	newGet, ok := newSrc.(sources.Getter)
 	if !ok {
-		return nil, fmt.Errorf("dualread: entity %s: store %s cannot fetch records by ID", entity, spec.ToStore)
-	}
-	ls := p.LedgerStore()
-	if ls == nil {
-		return nil, errors.New("dualread: the plan has no postgres store to keep the ledger in")
-	}
-	pool, err := set.Pool(ctx, ls.Name)
-	if err != nil {
-		return nil, err
-	}
-	if err := ledger.Migrate(ctx, pool); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dualread: entity %s: store %s cannot fetch records by ID", e.Name, spec.ToStore)
 	}
 	r := &Reader{
-		entity: entity, plan: p, ent: e, set: set, oldGet: oldGet, newGet: newGet,
-		ledger: pool, opts: o, metrics: o.metrics, log: o.log.With("entity", entity),
+		entity: e.Name, plan: p, ent: e, oldGet: oldGet, newGet: newGet,
+		ledger: pool, opts: o, metrics: o.metrics, log: o.log.With("entity", e.Name),
 		neg: newNegCache(o.negativeTTL), closed: make(chan struct{}),
 	}
 	for _, c := range e.Target.Columns {
@@ -255,16 +324,22 @@ func (r *Reader) KeyTargets() []string {
 // Phase is the entity's phase now.
 func (r *Reader) Phase() string { return r.opts.phases.Phase(r.entity) }
 
-// Close stops the shadow recorder (flushing what it holds) and closes the
-// stores. Reads after Close fail with ErrClosed.
+// Close stops the shadow recorder (flushing what it holds) and, for a
+// Reader made by Open, closes the stores. Reads after Close fail with
+// ErrClosed. The Readers of a Group are closed by the Group.
 func (r *Reader) Close() error {
-	var err error
+	r.stop()
+	if r.group != nil {
+		return r.group.Close()
+	}
+	return nil
+}
+
+func (r *Reader) stop() {
 	r.closeOnce.Do(func() {
 		close(r.closed)
 		r.shadow.close()
-		err = r.set.Close()
 	})
-	return err
 }
 
 // Get reads the record whose ID key has the values id (one per key column,
