@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -116,6 +117,7 @@ type Reader struct {
 	shadow    *shadowRecorder
 	metrics   *Metrics
 	log       *slog.Logger
+	abandoned atomic.Int64 // store calls still running past their deadline
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -481,6 +483,10 @@ func (r *Reader) fallback(ctx context.Context, key record.Key, k string) (*Recor
 		}
 		return &cp, nil
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The old store did not answer within the caller's time.
+			return nil, fmt.Errorf("%w: %w", ErrDegraded, ctx.Err())
+		}
 		return nil, ctx.Err()
 	}
 }
@@ -488,9 +494,6 @@ func (r *Reader) fallback(ctx context.Context, key record.Key, k string) (*Recor
 // portOne reads key from the old store and, when it is there, writes it to
 // the new one. nil, nil: the record exists in neither.
 func (r *Reader) portOne(ctx context.Context, key record.Key) (*Record, error) {
-	if r.oldB.BreakerState() == border.Open {
-		return nil, fmt.Errorf("%w (circuit breaker of store %s is open)", ErrDegraded, r.ent.Spec.FromStore)
-	}
 	rows, _, err := r.getRows(ctx, FromOld, []record.Key{key})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDegraded, err)
@@ -546,14 +549,11 @@ func (r *Reader) getRows(ctx context.Context, from Source, keys []record.Key) ([
 		g, b, table, cols, key = r.newGet, r.newB, r.ent.Target.Name, r.newCols, r.ent.Target.Key
 	}
 	var batch *record.Batch
-	err := b.Do(ctx, func(ctx context.Context) error {
-		cctx, cancel := context.WithTimeout(ctx, r.opts.timeout)
-		defer cancel()
+	err := r.through(ctx, b, func(ctx context.Context) error {
 		var err error
-		batch, err = g.Get(cctx, table, cols, key, keys)
-		if err != nil && cctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w after %v: %w", context.DeadlineExceeded, r.opts.timeout, err)
-		}
+		batch, err = r.call(ctx, func(ctx context.Context) (*record.Batch, error) {
+			return g.Get(ctx, table, cols, key, keys)
+		})
 		return err
 	})
 	if err != nil {
@@ -564,6 +564,74 @@ func (r *Reader) getRows(ctx context.Context, from Source, keys []record.Key) ([
 		rows[i] = append([]any(nil), row...)
 	}
 	return rows, batch.Columns, nil
+}
+
+// ErrBreakerOpen: the store's circuit breaker is open, so it is not asked.
+var ErrBreakerOpen = errors.New("circuit breaker open")
+
+// through runs fn through the store's border. A read must not wait for a
+// breaker to close, as a batch of a run does: while it is open the call
+// fails at once; once its cool-down has passed, this call is the probe.
+func (r *Reader) through(ctx context.Context, b *border.Border, fn func(context.Context) error) error {
+	if b.BreakerState() == border.Closed {
+		return b.Do(ctx, fn)
+	}
+	// Admission with a deadline of its own: it passes at once when the
+	// breaker lets a probe through, and gives up at once otherwise.
+	actx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	called := false
+	err := b.Do(actx, func(context.Context) error {
+		called = true
+		return fn(ctx)
+	})
+	if !called {
+		return fmt.Errorf("%w for store %s", ErrBreakerOpen, b.Store)
+	}
+	return err
+}
+
+// maxAbandoned bounds the store calls left running past their deadline
+// (see call); past it, calls fail at once, as the store is not answering.
+const maxAbandoned = 64
+
+// call runs one store call with the per-call deadline. A driver that does
+// not honour the context everywhere (a MySQL handshake on a hung server
+// blocks past it) cannot hold the caller: at the deadline call returns,
+// leaving the call to end on its own; at most maxAbandoned such calls run
+// at once.
+func (r *Reader) call(ctx context.Context, fn func(context.Context) (*record.Batch, error)) (*record.Batch, error) {
+	if r.abandoned.Load() >= maxAbandoned {
+		return nil, fmt.Errorf("%w: %d calls to the store are still hanging", context.DeadlineExceeded, maxAbandoned)
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.opts.timeout)
+	type result struct {
+		b   *record.Batch
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer cancel()
+		b, err := fn(cctx)
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil && cctx.Err() != nil && ctx.Err() == nil {
+			res.err = fmt.Errorf("%w after %v: %w", context.DeadlineExceeded, r.opts.timeout, res.err)
+		}
+		return res.b, res.err
+	case <-cctx.Done():
+		r.abandoned.Add(1)
+		go func() {
+			<-done
+			r.abandoned.Add(-1)
+		}()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w after %v", context.DeadlineExceeded, r.opts.timeout)
+	}
 }
 
 func (r *Reader) rowKey(row []any) record.Key {

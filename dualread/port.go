@@ -28,7 +28,7 @@ func (r *Reader) port(ctx context.Context, row []any) error {
 	}
 	batch := &record.Batch{Columns: r.ent.Target.Columns, Rows: [][]any{row}}
 	var res sinks.WriteResult
-	err := r.newB.Do(ctx, func(ctx context.Context) error {
+	err := r.through(ctx, r.newB, func(ctx context.Context) error {
 		if err := r.newB.Rows(ctx, 1); err != nil {
 			return err
 		}
