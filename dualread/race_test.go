@@ -28,7 +28,7 @@ func TestPortRacesCatchUp(t *testing.T) {
 	f.pg(t, `DELETE FROM shop.orders`) // every record must be ported again
 	ph := &phases{}
 	ph.set("orders", PhaseMigrating)
-	readers := []*Reader{f.open(t, "orders", ph, WithNegativeTTL(0)), f.open(t, "orders", ph, WithNegativeTTL(0))}
+	readers := []*Reader{f.open(t, "orders", ph, WithNegativeTTL(0), WithTimeout(10*time.Second)), f.open(t, "orders", ph, WithNegativeTTL(0), WithTimeout(10*time.Second))}
 	ctx := context.Background()
 	sink, err := pgsink.Open(ctx, f.purl, "shop")
 	if err != nil {
