@@ -42,9 +42,9 @@ import (
 
 type config struct {
 	mode, url, entity, token, pg, table, mysql, oldTable string
-	lo, hi                                                int
-	conns, rate                                           int
-	duration                                              time.Duration
+	lo, hi                                               int
+	conns, rate                                          int
+	duration                                             time.Duration
 }
 
 func main() {
