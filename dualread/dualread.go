@@ -521,6 +521,14 @@ func (r *Reader) fetch(ctx context.Context, from Source, keys []record.Key) ([]*
 	if err != nil {
 		return nil, err
 	}
+	out := make([]*Record, len(keys))
+	if len(keys) == 1 {
+		// The store returns only rows with the asked key.
+		if len(rows) == 1 {
+			out[0] = r.record(keys[0], rows[0], from)
+		}
+		return out, nil
+	}
 	// Match rows to keys by the canonical text of their key values, which
 	// the old and new stores agree on whatever their column types.
 	kc := make([]record.Column, len(r.ent.KeyIdx))
@@ -531,7 +539,6 @@ func (r *Reader) fetch(ctx context.Context, from Source, keys []record.Key) ([]*
 	for _, row := range rows {
 		byKey[canonicalKey(kc, r.rowKey(row))] = row
 	}
-	out := make([]*Record, len(keys))
 	for i, k := range keys {
 		if row, ok := byKey[canonicalKey(r.keyCols, k)]; ok {
 			out[i] = r.record(k, row, from)
