@@ -786,7 +786,7 @@ version: 1
 name: bench-serve
 stores:
   legacy: { kind: mysql, url: "$murl" }
-  main:   { kind: postgres, url: "$purl", schema: shop }
+  main:   { kind: postgres, url: "$purl", schema: shop, limits: { max_connections: 16 } }
 entities:
   orders: { from: legacy.orders, to: main.orders, version: updated_at }
 YAML

@@ -214,6 +214,10 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &idErr):
 		code = http.StatusBadRequest
 		writeJSON(w, code, map[string]any{"error": err.Error()})
+	case r.Context().Err() != nil:
+		// The client went away: nobody reads the answer.
+		code = 499
+		source = "gone"
 	default:
 		code = http.StatusServiceUnavailable
 		s.cfg.Log.Warn("read failed", "entity", entity, "phase", phase, "err", err)
