@@ -149,8 +149,11 @@ func TestDegradedNotStorm(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 40) // ids 1..20 in new, 21..40 only in old
 	ph := dualread.StaticPhases{"orders": dualread.PhaseMigrating}
-	hs, _ := f.serve(t, ph, Config{RequestTimeout: 2 * time.Second},
-		dualread.WithTimeout(500*time.Millisecond), dualread.WithBreaker(3, time.Minute))
+	// A store-call deadline long enough for a cold connection on a loaded
+	// machine; once the old store's breaker opens, misses are answered at
+	// once.
+	hs, _ := f.serve(t, ph, Config{RequestTimeout: 5 * time.Second},
+		dualread.WithTimeout(2*time.Second), dualread.WithBreaker(3, time.Minute))
 	resp, body := get(t, hs.URL+"/v1/orders/21", "")
 	if resp.StatusCode != 200 || body["source"] != "old" || body["ported"] != true {
 		t.Fatalf("before the outage: %d %v", resp.StatusCode, body)
@@ -201,7 +204,7 @@ func TestDegradedNotStorm(t *testing.T) {
 	if codes[200] == 0 || degraded == 0 || codes[200]+degraded != 160 {
 		t.Errorf("codes %v, degraded %d: want 200s from the new store and degraded 404s for the rest", codes, degraded)
 	}
-	if took > 10*time.Second {
+	if took > 15*time.Second {
 		t.Errorf("took %v: degraded answers should be quick once the breaker is open", took)
 	}
 }
