@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,4 +313,36 @@ func value(c prometheus.Metric) float64 {
 		return m.Counter.GetValue()
 	}
 	return m.Gauge.GetValue()
+}
+
+// TestPortRejectRecorded: a record the new store refuses (a MariaDB zero
+// date) is still answered from the old store, and the refusal is recorded
+// in transit.rejects as a run records its rejects (run_id 0: no run).
+func TestPortRejectRecorded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 5, false)
+	f.run(t)
+	if _, err := f.db.Exec(`SET SESSION sql_mode = ''; INSERT INTO orders VALUES (9001, 'zero date', 1, NULL, '0000-00-00 00:00:00')`); err != nil {
+		t.Fatal(err)
+	}
+	ph := &phases{}
+	ph.set("orders", PhaseMigrating)
+	r := f.open(t, "orders", ph)
+	rec, err := r.Get(context.Background(), 9001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Source != FromOld || rec.Ported || rec.Fields["customer"] != "zero date" {
+		t.Fatalf("got %+v", rec)
+	}
+	if n := f.pgInt(t, `SELECT count(*) FROM shop.orders WHERE id = 9001`); n != 0 {
+		t.Fatalf("the refused row is in the new store (%d)", n)
+	}
+	rows := queryStrings(t, f.purl, `SELECT run_id::text, key::text, reason, payload->>'customer' FROM transit.rejects WHERE entity = 'orders'`)
+	if len(rows) != 1 || rows[0][0] != "0" || rows[0][1] != `["i:9001"]` || rows[0][3] != "zero date" || !strings.Contains(rows[0][2], "updated_at") {
+		t.Fatalf("rejects: %v", rows)
+	}
+	if v := value(r.metrics.rejects.WithLabelValues("orders")); v != 1 {
+		t.Errorf("rejects metric = %v", v)
+	}
 }
