@@ -54,9 +54,21 @@ func (s *shadowRecorder) offer(keys []record.Key, old []*Record) {
 	if !s.r.sample() {
 		return
 	}
+	// The caller owns the records it got: compare copies.
+	cp := make([]*Record, len(old))
+	for i, rec := range old {
+		if rec != nil {
+			c := *rec
+			c.Fields = make(map[string]any, len(rec.Fields))
+			for k, v := range rec.Fields {
+				c.Fields[k] = v
+			}
+			cp[i] = &c
+		}
+	}
 	s.pending.Add(1)
 	select {
-	case s.queue <- shadowRead{keys: keys, old: old}:
+	case s.queue <- shadowRead{keys: keys, old: cp}:
 	default:
 		s.pending.Add(-1)
 		s.r.metrics.shadow.WithLabelValues(s.r.entity, "dropped").Add(float64(len(keys)))
