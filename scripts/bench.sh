@@ -19,6 +19,12 @@
 #           (default 1000000) with 1,000 keys deleted in MariaDB: wall time,
 #           exact count, verify after, and peak RSS against the same at a
 #           quarter of the size (memory flat in table size)
+#   serve   `transit serve` of an orders table (100,000 rows, MariaDB → PostgreSQL)
+#           pinned in phase migrating, loaded by bench/serveload from a second
+#           process: the hit path's req/s (closed loop) and its p99 at 5,000
+#           req/s against direct pgx reads of the same rows at the same rate;
+#           then the fallback-and-port path's p50 against one old read plus
+#           one new upsert plus 1 ms (all from HdrHistogram)
 #   limits  the move with limits configured on both stores but not binding
 #           (bench/employees-limits.yaml: huge rows_per_second, a throttle
 #           query that never fires, breakers) against the plain move,
@@ -39,6 +45,8 @@
 #   BENCH_LIMITS_ROUNDS  plain/limited move pairs of the limits section (default 2)
 #   BENCH_VERIFY_PAIRS  verify: plain-checksum/verify pairs (default 5)
 #   BENCH_DELETES_ROWS  rows of the deletes section's big table (default 1000000)
+#   BENCH_SERVE_SECONDS  serve: length of each load measurement (default 10)
+#   BENCH_SERVE_CONNS    serve: concurrent client connections (default 16)
 #   BENCH_RSS_SCALE  e.g. 4: also move a database that many times larger
 #                    (transit_bench4) and compare transit's peak RSS
 #   BENCH_MYSQL_URL  source database (default mysql://root@127.0.0.1:3306/transit_bench)
@@ -55,7 +63,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECTIONS=(go move verify audit limits deletes feeds)
+SECTIONS=(go move verify audit limits deletes feeds serve)
 BENCH_ONLY=${BENCH_ONLY:-${SECTIONS[*]}}
 BENCH_SCALE=${BENCH_SCALE:-1}
 BENCH_WORKERS=${BENCH_WORKERS:-3}
@@ -966,6 +974,71 @@ bench_feeds() {
   fi
   "$TRANSIT" feed drop "$FEED_PLAN" --feed lag_cache >/dev/null 2>&1 || true
   redis_del 'feedlag:*'
+}
+
+# serve: the read-through server under load from a second process.
+bench_serve() {
+  say "serve: transit serve in phase migrating, loaded by bench/serveload"
+  local secs=${BENCH_SERVE_SECONDS:-10} conns=${BENCH_SERVE_CONNS:-16} rows=100000 ports=2000
+  local murl purl plan port=18089 pid rest auth host dsn
+  murl=$(url_with_db "$BENCH_MYSQL_URL" transit_bench_serve)
+  purl=$(url_with_db "$BENCH_PG_URL" transit_bench_serve)
+  my -e "DROP DATABASE IF EXISTS transit_bench_serve; CREATE DATABASE transit_bench_serve CHARACTER SET utf8mb4"
+  my transit_bench_serve -e "CREATE TABLE orders (id BIGINT NOT NULL PRIMARY KEY, customer VARCHAR(40) NOT NULL,
+      amount DECIMAL(12,2) NULL, status ENUM('new','paid','shipped') NOT NULL, note TEXT NULL, updated_at DATETIME(6) NOT NULL);
+    INSERT INTO orders SELECT seq, CONCAT('customer ', seq % 977), (seq * 7 % 100000) / 100, ELT(1 + seq % 3, 'new', 'paid', 'shipped'),
+      IF(seq % 5 = 0, NULL, REPEAT('x', seq % 20)), TIMESTAMP('2024-01-01') + INTERVAL (seq % 86400) SECOND FROM seq_1_to_$rows"
+  pg_ensure_db "$purl"
+  pg_reset "$purl" shop transit
+  plan=$OUT/serve.yaml
+  cat >"$plan" <<YAML
+version: 1
+name: bench-serve
+stores:
+  legacy: { kind: mysql, url: "$murl" }
+  main:   { kind: postgres, url: "$purl", schema: shop, limits: { max_connections: 16 } }
+entities:
+  orders: { from: legacy.orders, to: main.orders, version: updated_at }
+YAML
+  timed serve-run "$TRANSIT" run "$plan"
+  [ "$TIMED_RC" = 0 ] || { FAILED=1; summary "serve" "FAILED: transit run (see bench/out/serve-run.log)"; return; }
+  go build -o "$OUT/serveload" ./bench/serveload
+  export TRANSIT_SERVE_TOKEN=bench-serve-token
+  "$TRANSIT" serve "$plan" --addr "127.0.0.1:$port" --pin-phase orders=migrating --max-in-flight 1024 >"$OUT/serve-server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    FAILED=1; summary "serve" "FAILED: the server did not start (see bench/out/serve-server.log)"; return
+  fi
+  note "hit path: $conns connections, ${secs}s closed loop, then ${secs}s each paced at 5,000 req/s (direct pgx, then the server)"
+  "$OUT/serveload" -mode hit -url "http://127.0.0.1:$port" -pg "$purl" -table shop.orders -ids "1:$rows" \
+    -conns "$conns" -rate 5000 -duration "${secs}s" >"$OUT/serve-hit.out" 2>"$OUT/serve-hit.log" || FAILED=1
+  cat "$OUT/serve-hit.out"
+  pg "$purl" -c "DELETE FROM shop.orders WHERE id <= $ports"
+  rest=${murl#mysql://}; auth=${rest%%@*}; host=${rest#*@}; host=${host%%/*}
+  dsn="$auth@tcp($host)/transit_bench_serve"
+  note "fallback-and-port path: $ports IDs missing in the new store, one at a time"
+  "$OUT/serveload" -mode port -url "http://127.0.0.1:$port" -pg "$purl" -mysql "$dsn" -table shop.orders -old-table orders \
+    -ids "1:$ports" >"$OUT/serve-port.out" 2>"$OUT/serve-port.log" || FAILED=1
+  cat "$OUT/serve-port.out"
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  unset TRANSIT_SERVE_TOKEN
+  local j
+  j() { python3 -c 'import json,sys
+m={}
+for l in open(sys.argv[1]):
+    d=json.loads(l); m[d["measure"]]=d
+print(m[sys.argv[2]][sys.argv[3]])' "$@"; }
+  local rps p99s p99d ratio fp50 budget op50 wp50
+  rps=$(j "$OUT/serve-hit.out" serve_closed_loop per_sec | awk '{ printf "%.0f", $1 }')
+  p99s=$(j "$OUT/serve-hit.out" serve_paced p99_us); p99d=$(j "$OUT/serve-hit.out" direct_pgx_paced p99_us)
+  ratio=$(j "$OUT/serve-hit.out" serve_paced p99_ratio | awk '{ printf "%.2f", $1 }')
+  fp50=$(j "$OUT/serve-port.out" serve_fallback_port p50_us); op50=$(j "$OUT/serve-port.out" old_read p50_us)
+  wp50=$(j "$OUT/serve-port.out" new_upsert p50_us); budget=$(j "$OUT/serve-port.out" new_upsert budget_p50_us)
+  summary "serve: hit path in migrating (closed loop, $conns conns)" "$(grouped "$rps") req/s ($(awk -v v="$rps" 'BEGIN { print (v >= 5000 ? "meets" : "MISSES") }') ≥ 5,000)"
+  summary "serve: p99 at 5,000 req/s, server vs direct pgx" "${p99s} µs vs ${p99d} µs: ${ratio}× ($(verdict "$ratio" '<=' 1.2) ≤ 1.2×)"
+  summary "serve: fallback-and-port p50" "${fp50} µs vs old read ${op50} µs + new upsert ${wp50} µs + 1 ms = ${budget} µs ($(verdict "$fp50" '<=' "$budget"))"
 }
 
 # ---------------------------------------------------------------- main

@@ -1,0 +1,327 @@
+// Command serveload is the load generator of `make bench` section serve:
+// it runs in its own process, beside `transit serve`, and measures with
+// HdrHistogram (microseconds).
+//
+//	serveload -mode hit  -url URL -pg PGURL -table shop.orders -ids 1:100000
+//	    1. closed loop: -conns workers send GET URL/v1/{entity}/{id} as fast
+//	       as answers come, for -duration: the req/s reached;
+//	    2. paced at -rate req/s in total: the same reads direct with pgx
+//	       (SELECT * … WHERE id = $1, one pool of -conns connections), then
+//	       through the server, each for -duration, latency measured from
+//	       the time each request was due (no coordinated omission).
+//	serveload -mode port -url URL -pg PGURL -mysql DSN -table shop.orders -old-table orders -ids 1:2000
+//	    sequential reads of IDs missing in the new store (fallback and
+//	    port), then as baselines one old read by ID (database/sql on
+//	    MariaDB) and one new single-row version-guarded upsert (pgx), each
+//	    over the same number of IDs.
+//
+// It prints one JSON object per measurement on stdout.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+type config struct {
+	mode, url, entity, token, pg, table, mysql, oldTable string
+	lo, hi                                               int
+	conns, rate                                          int
+	duration                                             time.Duration
+}
+
+func main() {
+	var c config
+	var ids string
+	flag.StringVar(&c.mode, "mode", "hit", "hit | port")
+	flag.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the server")
+	flag.StringVar(&c.entity, "entity", "orders", "entity")
+	flag.StringVar(&c.pg, "pg", "", "PostgreSQL URL of the new store (direct reads)")
+	flag.StringVar(&c.table, "table", "shop.orders", "schema.table of the entity in the new store")
+	flag.StringVar(&c.mysql, "mysql", "", "go-sql-driver DSN of the old store (mode port)")
+	flag.StringVar(&c.oldTable, "old-table", "orders", "table of the entity in the old store (mode port)")
+	flag.StringVar(&ids, "ids", "1:100000", "lo:hi, the IDs to read")
+	flag.IntVar(&c.conns, "conns", 16, "concurrent workers (and connections)")
+	flag.IntVar(&c.rate, "rate", 5000, "paced rate, requests per second in total")
+	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
+	flag.Parse()
+	c.token = os.Getenv("TRANSIT_SERVE_TOKEN")
+	lo, hi, ok := strings.Cut(ids, ":")
+	c.lo, _ = strconv.Atoi(lo)
+	c.hi, _ = strconv.Atoi(hi)
+	if !ok || c.lo <= 0 || c.hi < c.lo {
+		fail(fmt.Errorf("-ids %q: want lo:hi", ids))
+	}
+	var err error
+	switch c.mode {
+	case "hit":
+		err = hit(c)
+	case "port":
+		err = portPath(c)
+	default:
+		err = fmt.Errorf("-mode %q: want hit or port", c.mode)
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "serveload:", err)
+	os.Exit(1)
+}
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 60_000_000, 3) }
+
+func report(name string, h *hdrhistogram.Histogram, took time.Duration, errs int64, extra map[string]any) {
+	out := map[string]any{
+		"measure": name, "requests": h.TotalCount(), "errors": errs,
+		"seconds": took.Seconds(), "per_sec": float64(h.TotalCount()) / took.Seconds(),
+		"p50_us": h.ValueAtQuantile(50), "p90_us": h.ValueAtQuantile(90), "p99_us": h.ValueAtQuantile(99), "max_us": h.Max(),
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+// reader is one way to read a record by ID.
+type reader func(ctx context.Context, id int) error
+
+func httpReader(c config) reader {
+	tr := &http.Transport{MaxIdleConns: c.conns * 2, MaxIdleConnsPerHost: c.conns * 2, IdleConnTimeout: time.Minute}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	base := strings.TrimRight(c.url, "/") + "/v1/" + c.entity + "/"
+	return func(ctx context.Context, id int) error {
+		req, err := http.NewRequestWithContext(ctx, "GET", base+strconv.Itoa(id), nil)
+		if err != nil {
+			return err
+		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("id %d: HTTP %d", id, resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+func pgReader(pool *pgxpool.Pool, table string) reader {
+	q := "SELECT * FROM " + table + " WHERE id = $1"
+	return func(ctx context.Context, id int) error {
+		rows, err := pool.Query(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			if _, err := rows.Values(); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("id %d: %d rows", id, n)
+		}
+		return nil
+	}
+}
+
+// closedLoop runs conns workers reading random IDs back to back.
+func closedLoop(c config, read reader) (*hdrhistogram.Histogram, time.Duration, int64) {
+	h := newHist()
+	var mu sync.Mutex
+	var errs atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), c.duration)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < c.conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := newHist()
+			for ctx.Err() == nil {
+				id := c.lo + rand.IntN(c.hi-c.lo+1)
+				t0 := time.Now()
+				if err := read(ctx, id); err != nil {
+					if ctx.Err() == nil {
+						errs.Add(1)
+					}
+					continue
+				}
+				_ = local.RecordValue(time.Since(t0).Microseconds())
+			}
+			mu.Lock()
+			h.Merge(local)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return h, time.Since(start), errs.Load()
+}
+
+// paced sends rate requests per second in total from conns workers, each
+// on its own schedule; latency counts from the time a request was due.
+func paced(c config, read reader) (*hdrhistogram.Histogram, time.Duration, int64) {
+	h := newHist()
+	var mu sync.Mutex
+	var errs atomic.Int64
+	interval := time.Duration(float64(time.Second) * float64(c.conns) / float64(c.rate))
+	start := time.Now()
+	end := start.Add(c.duration)
+	var wg sync.WaitGroup
+	for w := 0; w < c.conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := newHist()
+			due := start.Add(time.Duration(w) * interval / time.Duration(c.conns))
+			for due.Before(end) {
+				if d := time.Until(due); d > 0 {
+					time.Sleep(d)
+				}
+				id := c.lo + rand.IntN(c.hi-c.lo+1)
+				if err := read(context.Background(), id); err != nil {
+					errs.Add(1)
+				} else {
+					_ = local.RecordValue(max(1, time.Since(due).Microseconds()))
+				}
+				due = due.Add(interval)
+			}
+			mu.Lock()
+			h.Merge(local)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return h, time.Since(start), errs.Load()
+}
+
+func hit(c config) error {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(c.pg)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = int32(c.conns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	direct, viaServer := pgReader(pool, c.table), httpReader(c)
+	// Warm both paths (connections, plans, caches).
+	warm := c
+	warm.duration = time.Second
+	closedLoop(warm, direct)
+	closedLoop(warm, viaServer)
+
+	h, took, errs := closedLoop(c, viaServer)
+	report("serve_closed_loop", h, took, errs, map[string]any{"conns": c.conns})
+	hd, took, errs := paced(c, direct)
+	report("direct_pgx_paced", hd, took, errs, map[string]any{"rate": c.rate})
+	hs, took, errs := paced(c, viaServer)
+	report("serve_paced", hs, took, errs, map[string]any{"rate": c.rate,
+		"p99_ratio": float64(hs.ValueAtQuantile(99)) / float64(max(1, hd.ValueAtQuantile(99)))})
+	return nil
+}
+
+func portPath(c config) error {
+	ctx := context.Background()
+	viaServer := httpReader(c)
+	// The fallback-and-port path: every ID is missing in the new store.
+	h := newHist()
+	var errs int64
+	start := time.Now()
+	for id := c.lo; id <= c.hi; id++ {
+		t0 := time.Now()
+		if err := viaServer(ctx, id); err != nil {
+			errs++
+			continue
+		}
+		_ = h.RecordValue(time.Since(t0).Microseconds())
+	}
+	report("serve_fallback_port", h, time.Since(start), errs, nil)
+
+	// Baselines over the same IDs: one old read by ID, one new upsert.
+	db, err := sql.Open("mysql", c.mysql)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := pgx.Connect(ctx, c.pg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	ho, hw := newHist(), newHist()
+	q := "SELECT * FROM " + c.oldTable + " WHERE id = ?"
+	up := "INSERT INTO " + c.table + " AS t (id, customer, amount, status, note, updated_at) VALUES ($1, $2, $3, $4, $5, $6) " +
+		"ON CONFLICT (id) DO UPDATE SET customer = EXCLUDED.customer, amount = EXCLUDED.amount, status = EXCLUDED.status, " +
+		"note = EXCLUDED.note, updated_at = EXCLUDED.updated_at WHERE t.updated_at <= EXCLUDED.updated_at"
+	start = time.Now()
+	for id := c.lo; id <= c.hi; id++ {
+		t0 := time.Now()
+		rows, err := db.QueryContext(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		_ = ho.RecordValue(time.Since(t0).Microseconds())
+		t1 := time.Now()
+		if _, err := conn.Exec(ctx, up, id, "baseline", "1.00", "new", nil, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+			return err
+		}
+		_ = hw.RecordValue(time.Since(t1).Microseconds())
+	}
+	took := time.Since(start)
+	report("old_read", ho, took, 0, nil)
+	report("new_upsert", hw, took, 0, map[string]any{
+		"budget_p50_us": ho.ValueAtQuantile(50) + hw.ValueAtQuantile(50) + 1000,
+		"port_p50_us":   h.ValueAtQuantile(50),
+	})
+	return nil
+}
