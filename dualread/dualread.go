@@ -40,6 +40,7 @@ import (
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sources"
 	"github.com/transitdb/transit/stores"
+	"github.com/transitdb/transit/transition"
 	"github.com/transitdb/transit/verify"
 )
 
@@ -143,6 +144,7 @@ type Group struct {
 	readers []*Reader
 	byName  map[string]*Reader
 	ledger  *pgxpool.Pool
+	watch   *transition.Watcher // the phase source Open started, if any
 }
 
 // OpenGroup opens Readers for the named entities of the plan at planPath
@@ -156,14 +158,24 @@ func OpenGroup(ctx context.Context, planPath string, entities []string, opts ...
 	if o.metrics == nil {
 		o.metrics = NewMetrics(nil)
 	}
-	if o.phases == nil {
-		return nil, errors.New("dualread: no PhaseSource (pass WithPhases, e.g. a transition.Watcher)")
-	}
 	p, err := plan.Load(planPath)
 	if err != nil {
 		return nil, err
 	}
 	g := &Group{Plan: p, set: stores.New(p), byName: map[string]*Reader{}}
+	if o.phases == nil {
+		// Without WithPhases the Readers follow the ledger's phases, as
+		// transit cutover and rollback set them.
+		u, err := transition.LedgerURL(p)
+		if err != nil {
+			return nil, fmt.Errorf("dualread: %w", err)
+		}
+		w, err := transition.Watch(ctx, u, p.Name, transition.WatchOptions{Logger: o.log})
+		if err != nil {
+			return nil, fmt.Errorf("dualread: follow the phases: %w", err)
+		}
+		g.watch, o.phases = w, w
+	}
 	if err := g.open(ctx, entities, o); err != nil {
 		g.Close()
 		return nil, err
@@ -248,6 +260,9 @@ func (g *Group) Ledger() *pgxpool.Pool { return g.ledger }
 func (g *Group) Close() error {
 	for _, r := range g.readers {
 		r.stop()
+	}
+	if g.watch != nil {
+		g.watch.Close()
 	}
 	return g.set.Close()
 }

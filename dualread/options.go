@@ -55,8 +55,9 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithPhases sets where the entity's phase comes from (required): a
-// *transition.Watcher, or StaticPhases.
+// WithPhases sets where the entity's phase comes from: a
+// *transition.Watcher, or StaticPhases. Default: a transition.Watcher on
+// the plan's ledger, started by Open and stopped by Close.
 func WithPhases(p PhaseSource) Option { return func(o *options) { o.phases = p } }
 
 // WithNegativeTTL sets how long a record missing in both stores is

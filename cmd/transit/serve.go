@@ -10,11 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/transitdb/transit/dualread"
 	"github.com/transitdb/transit/dualread/server"
 	"github.com/transitdb/transit/metrics"
+	"github.com/transitdb/transit/plan"
+	"github.com/transitdb/transit/transition"
 )
 
 func init() { extraCommands = append(extraCommands, newServeCmd) }
@@ -150,16 +153,18 @@ func runServe(cmd *cobra.Command, path string, o serveOptions) error {
 		return fail(exitUsage, err)
 	}
 	defer g.Close()
-	// Until transition.Watch is wired here, phases are polled from the
-	// ledger every second.
-	poll, err := server.NewPollPhases(stop, g.Ledger(), g.Plan.Name, time.Second)
+	ledgerURL, err := transition.LedgerURL(g.Plan)
 	if err != nil {
-		return fail(exitUsage, fmt.Errorf("read the phases from the ledger: %w", err))
+		return fail(exitUsage, err)
 	}
-	defer poll.Close()
-	var phases dualread.PhaseSource = poll
+	watch, err := transition.Watch(stop, ledgerURL, g.Plan.Name, transition.WatchOptions{Logger: log})
+	if err != nil {
+		return fail(exitUsage, fmt.Errorf("follow the phases in the ledger: %w", err))
+	}
+	defer watch.Close()
+	var phases dualread.PhaseSource = watch
 	if len(pins) > 0 {
-		phases = pinned{pins: pins, next: poll}
+		phases = pinned{pins: pins, next: watch}
 	}
 	sw.src = phases
 	readers := map[string]*dualread.Reader{}
@@ -171,7 +176,9 @@ func runServe(cmd *cobra.Command, path string, o serveOptions) error {
 	pool := g.Ledger()
 	srv := server.New(server.Config{
 		Readers: readers, Token: token, MaxInFlight: o.maxInFlight, RequestTimeout: o.requestTimeout,
-		Status:   server.LedgerStatus(pool, g.Plan.Name, names, phases),
+		Status: func(ctx context.Context) ([]server.EntityStatus, error) {
+			return statusWithPins(ctx, pool, g.Plan, pins)
+		},
 		Ready:    func(ctx context.Context) error { return pool.Ping(ctx) },
 		Registry: reg.Registry, Log: log, PlanName: g.Plan.Name,
 	})
@@ -195,4 +202,16 @@ func runServe(cmd *cobra.Command, path string, o serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// statusWithPins is transition.Status with the phases --pin-phase forces
+// shown instead of the ledger's, as the readers use them.
+func statusWithPins(ctx context.Context, pool *pgxpool.Pool, p *plan.Plan, pins map[string]string) ([]server.EntityStatus, error) {
+	st, err := transition.Status(ctx, pool, p)
+	for i := range st {
+		if ph, ok := pins[st[i].Entity]; ok {
+			st[i].Phase = ph + " (pinned)"
+		}
+	}
+	return st, err
 }

@@ -25,21 +25,12 @@ import (
 
 	"github.com/transitdb/transit/dualread"
 	"github.com/transitdb/transit/record"
+	"github.com/transitdb/transit/transition"
 )
 
-// EntityStatus is what /status shows of one entity: the same fields as
-// transition.EntityStatus (the facts `transit status` prints), declared
-// here so this package builds without the transition package.
-type EntityStatus struct {
-	Entity, Phase                 string
-	ChangedAt                     time.Time
-	LagSeconds                    float64
-	LastRun, LastVerify           *time.Time
-	LastVerifyClean               bool
-	ShadowReads, ShadowMismatches int64
-	MismatchRate                  float64
-	Rejects                       int64
-}
+// EntityStatus is what /status shows of one entity: the facts
+// `transit status` prints.
+type EntityStatus = transition.EntityStatus
 
 // StatusSource gives the facts of every entity for /status.
 type StatusSource func(ctx context.Context) ([]EntityStatus, error)
