@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 15000x
 
-.PHONY: help build test demo demo-mysql bench lint services fuzz clean
+.PHONY: help build test demo demo-mysql demo-feeds bench lint services fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ demo: build ## migrate the bundled Chinook SQLite file into PostgreSQL (database
 
 demo-mysql: build ## the same from MariaDB: loads Chinook_MySql.sql into database Chinook first
 	@scripts/demo.sh mysql
+
+demo-feeds: build ## feeds on the Chinook target: customer index with invoices (ES test double) and a Redis track cache
+	@scripts/demo-feeds.sh
 
 bench: build ## benchmarks: Go benchmarks and the employees-shaped MariaDB → Postgres move (not in CI)
 	@scripts/bench.sh
