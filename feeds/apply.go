@@ -111,6 +111,30 @@ func (f *Feed) apply(ctx context.Context, gen string, tx pgrepl.Tx) (int, error)
 	return n + c, err
 }
 
+// merge folds consecutive transactions into one: the IDs of all of them
+// are rendered once, with the last commit LSN as version. That is sound
+// because documents are rendered from PostgreSQL as it is when applied
+// (at least as new as the last commit), and every later transaction
+// commits after it. A truncate in the batch sweeps below that version,
+// and the IDs touched before it in the batch are rendered again (found
+// missing, they become deletes).
+func merge(txs []pgrepl.Tx) pgrepl.Tx {
+	if len(txs) == 1 {
+		return txs[0]
+	}
+	last := txs[len(txs)-1]
+	n := 0
+	for _, tx := range txs {
+		n += len(tx.Changes)
+	}
+	all := make([]pgrepl.Change, 0, n)
+	for _, tx := range txs {
+		all = append(all, tx.Changes...)
+	}
+	last.Changes = all
+	return last
+}
+
 // truncate deletes every document of gen written before version.
 func (f *Feed) truncate(ctx context.Context, gen string, version uint64) (int, error) {
 	if sw, ok := f.Target.(Sweeper); ok {

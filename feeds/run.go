@@ -83,10 +83,21 @@ func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) 
 	go f.watch(sctx, cancel, slot, o, lastCh)
 	names := pgrepl.Names{Slot: slot, Publication: pub}
 	m := f.opts.Metrics
-	err := pgrepl.Stream(sctx, f.url, names, func(ctx context.Context, tx pgrepl.Tx) error {
-		if o.Until != nil && tx.CommitTime.After(*o.Until) {
-			return errPassedUntil
+	err := pgrepl.StreamBatches(sctx, f.url, names, func(ctx context.Context, txs []pgrepl.Tx) error {
+		passed := false
+		if o.Until != nil {
+			// Apply what committed up to Until, then stop.
+			for i, tx := range txs {
+				if tx.CommitTime.After(*o.Until) {
+					txs, passed = txs[:i], true
+					break
+				}
+			}
+			if len(txs) == 0 {
+				return errPassedUntil
+			}
 		}
+		tx := merge(txs)
 		n, err := f.apply(ctx, gen, tx)
 		if err != nil {
 			return err
@@ -111,6 +122,11 @@ func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) 
 			default:
 			}
 			lastCh <- last
+		}
+		if passed {
+			// The applied part is confirmed in the ledger; the stream
+			// confirms it to PostgreSQL next time (a replay is a no-op).
+			return errPassedUntil
 		}
 		return nil
 	}, pgrepl.StreamOptions{StatusInterval: f.opts.StatusInterval})
