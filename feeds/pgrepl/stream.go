@@ -67,6 +67,10 @@ type StreamOptions struct {
 	// Linger is how long StreamBatches waits for one more transaction
 	// before it applies what it holds (default 2ms).
 	Linger time.Duration
+	// OnKeepalive, when set, is called with the server's sent position of
+	// each keepalive, after every transaction received before it has been
+	// applied: everything the slot holds up to that position is applied.
+	OnKeepalive func(serverWALEnd LSN)
 }
 
 // ApplyError is an error Apply returned.
@@ -195,6 +199,12 @@ func StreamBatches(ctx context.Context, rawURL string, names Names, apply ApplyB
 				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
 				if err != nil {
 					return fmt.Errorf("pgrepl: keepalive: %w", err)
+				}
+				if opts.OnKeepalive != nil {
+					if err := flush(); err != nil {
+						return err
+					}
+					opts.OnKeepalive(ka.ServerWALEnd)
 				}
 				if ka.ReplyRequested {
 					if confirmed == 0 {
