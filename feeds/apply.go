@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/jackc/pglogrepl"
 
 	"github.com/transitdb/transit/feeds/pgrepl"
 	"github.com/transitdb/transit/record"
@@ -193,4 +194,26 @@ func (f *Feed) retry(ctx context.Context, fn func() error) error {
 	return backoff.RetryNotify(fn, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
 		f.log.Warn("retrying", "in", d, "err", err)
 	})
+}
+
+// Refeed renders the documents of ids as PostgreSQL holds them now and
+// writes them into gen (an ID with no row becomes a delete): verify
+// --repair re-feeds exactly the differing documents with it. The version
+// is the server's WAL position taken before the read: the state read is at
+// least that new, and every later change commits above it. It returns how
+// many documents were written or deleted.
+func (f *Feed) Refeed(ctx context.Context, gen string, ids []record.Key) (int, error) {
+	var lsn string
+	if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return 0, fmt.Errorf("feed %s: current wal position: %w", f.Name(), err)
+	}
+	v, err := pglogrepl.ParseLSN(lsn)
+	if err != nil {
+		return 0, err
+	}
+	docs, err := f.render(ctx, ids, uint64(v))
+	if err != nil {
+		return 0, err
+	}
+	return f.write(ctx, gen, docs)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/transitdb/transit/internal/testenv"
 	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/plan"
+	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks/doc"
 	redissink "github.com/transitdb/transit/sinks/redis"
 	"github.com/transitdb/transit/stores"
@@ -205,6 +206,15 @@ func TestRebuildThenRunRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("run took %s", time.Since(t0))
+	equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+
+	// Refeed (verify --repair) restores a damaged key and removes one
+	// whose row is gone.
+	e.rdb.HSet(ctx, e.prefix+"c:5", "name", "damaged")
+	e.rdb.HSet(ctx, e.prefix+"c:25", "id", "25", "_v", "00000000000000000001")
+	if n, err := e.feed.Refeed(ctx, redissink.Generation, []record.Key{{int64(5)}, {int64(25)}}); err != nil || n != 2 {
+		t.Fatalf("refeed: %d %v", n, err)
+	}
 	equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
 	st := e.feed.Status(ctx, 0)
 	if st.Generation != redissink.Generation || st.Events < 22 || st.Position == "0/0" {
