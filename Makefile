@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 15000x
 
-.PHONY: help build test demo demo-mysql demo-cutover bench lint services fuzz clean
+.PHONY: help build test demo demo-mysql demo-cutover demo-feeds bench lint services fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ demo-mysql: build ## the same from MariaDB: loads Chinook_MySql.sql into databas
 
 demo-cutover: build ## walk Chinook's Track through shadow, the gates, migrating and a rollback (database transit_demo_cutover)
 	@scripts/demo-cutover.sh
+
+demo-feeds: build ## feeds on the Chinook target: customer index with invoices (ES test double) and a Redis track cache
+	@scripts/demo-feeds.sh
 
 bench: build ## benchmarks: Go benchmarks and the employees-shaped MariaDB → Postgres move (not in CI)
 	@scripts/bench.sh

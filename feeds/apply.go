@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/jackc/pglogrepl"
 
 	"github.com/transitdb/transit/feeds/pgrepl"
 	"github.com/transitdb/transit/record"
@@ -111,6 +112,30 @@ func (f *Feed) apply(ctx context.Context, gen string, tx pgrepl.Tx) (int, error)
 	return n + c, err
 }
 
+// merge folds consecutive transactions into one: the IDs of all of them
+// are rendered once, with the last commit LSN as version. That is sound
+// because documents are rendered from PostgreSQL as it is when applied
+// (at least as new as the last commit), and every later transaction
+// commits after it. A truncate in the batch sweeps below that version,
+// and the IDs touched before it in the batch are rendered again (found
+// missing, they become deletes).
+func merge(txs []pgrepl.Tx) pgrepl.Tx {
+	if len(txs) == 1 {
+		return txs[0]
+	}
+	last := txs[len(txs)-1]
+	n := 0
+	for _, tx := range txs {
+		n += len(tx.Changes)
+	}
+	all := make([]pgrepl.Change, 0, n)
+	for _, tx := range txs {
+		all = append(all, tx.Changes...)
+	}
+	last.Changes = all
+	return last
+}
+
 // truncate deletes every document of gen written before version.
 func (f *Feed) truncate(ctx context.Context, gen string, version uint64) (int, error) {
 	if sw, ok := f.Target.(Sweeper); ok {
@@ -169,4 +194,26 @@ func (f *Feed) retry(ctx context.Context, fn func() error) error {
 	return backoff.RetryNotify(fn, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
 		f.log.Warn("retrying", "in", d, "err", err)
 	})
+}
+
+// Refeed renders the documents of ids as PostgreSQL holds them now and
+// writes them into gen (an ID with no row becomes a delete): verify
+// --repair re-feeds exactly the differing documents with it. The version
+// is the server's WAL position taken before the read: the state read is at
+// least that new, and every later change commits above it. It returns how
+// many documents were written or deleted.
+func (f *Feed) Refeed(ctx context.Context, gen string, ids []record.Key) (int, error) {
+	var lsn string
+	if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		return 0, fmt.Errorf("feed %s: current wal position: %w", f.Name(), err)
+	}
+	v, err := pglogrepl.ParseLSN(lsn)
+	if err != nil {
+		return 0, err
+	}
+	docs, err := f.render(ctx, ids, uint64(v))
+	if err != nil {
+		return 0, err
+	}
+	return f.write(ctx, gen, docs)
 }

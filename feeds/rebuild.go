@@ -295,7 +295,8 @@ func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names) (int
 		}
 	}()
 	n := 0
-	err = pgrepl.Stream(cctx, f.url, names, func(ctx context.Context, tx pgrepl.Tx) error {
+	err = pgrepl.StreamBatches(cctx, f.url, names, func(ctx context.Context, txs []pgrepl.Tx) error {
+		tx := merge(txs)
 		c, err := f.apply(ctx, gen, tx)
 		n += c
 		if err != nil {

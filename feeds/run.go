@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pglogrepl"
 
 	"github.com/transitdb/transit/feeds/pgrepl"
 )
@@ -22,7 +25,8 @@ type RunOptions struct {
 	// once the wall clock is past it and the slot is quiet. Nil: run until
 	// ctx ends.
 	Until *time.Time
-	// Idle is how quiet the slot must be past Until (default 1s).
+	// Idle is the fallback of Until: how long nothing may be applied past
+	// it (default 10s; the server's keepalive usually ends the run first).
 	Idle time.Duration
 	// WarnWAL logs a loud warning when the slot holds more WAL than this
 	// many bytes (default 1 GiB; negative: never).
@@ -45,7 +49,7 @@ const DefaultWarnWAL = 1 << 30
 // switches the feed to a new slot, Run follows it and drops the old one.
 func (f *Feed) Run(ctx context.Context, o RunOptions) error {
 	if o.Idle <= 0 {
-		o.Idle = time.Second
+		o.Idle = 10 * time.Second
 	}
 	if o.WarnWAL == 0 {
 		o.WarnWAL = DefaultWarnWAL
@@ -78,15 +82,31 @@ func (f *Feed) Run(ctx context.Context, o RunOptions) error {
 func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) error {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	last := time.Now()
-	lastCh := make(chan time.Time, 1)
-	go f.watch(sctx, cancel, slot, o, lastCh)
+	pr := &progress{}
+	pr.lastDone.Store(time.Now().UnixNano())
+	go f.watch(sctx, cancel, slot, o, pr)
 	names := pgrepl.Names{Slot: slot, Publication: pub}
 	m := f.opts.Metrics
-	err := pgrepl.Stream(sctx, f.url, names, func(ctx context.Context, tx pgrepl.Tx) error {
-		if o.Until != nil && tx.CommitTime.After(*o.Until) {
-			return errPassedUntil
+	err := pgrepl.StreamBatches(sctx, f.url, names, func(ctx context.Context, txs []pgrepl.Tx) error {
+		pr.busy.Store(true)
+		defer func() {
+			pr.lastDone.Store(time.Now().UnixNano())
+			pr.busy.Store(false)
+		}()
+		passed := false
+		if o.Until != nil {
+			// Apply what committed up to Until, then stop.
+			for i, tx := range txs {
+				if tx.CommitTime.After(*o.Until) {
+					txs, passed = txs[:i], true
+					break
+				}
+			}
+			if len(txs) == 0 {
+				return errPassedUntil
+			}
 		}
+		tx := merge(txs)
 		n, err := f.apply(ctx, gen, tx)
 		if err != nil {
 			return err
@@ -98,22 +118,20 @@ func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) 
 		if !ok {
 			return errSlotChanged
 		}
+		pr.applied.Store(uint64(tx.EndLSN))
 		if m != nil {
 			m.FeedEvents.WithLabelValues(f.Name()).Add(float64(n))
 			m.FeedLagSecs.WithLabelValues(f.Name()).Set(max(0, time.Since(tx.CommitTime).Seconds()))
 		}
-		last = time.Now()
-		select {
-		case lastCh <- last:
-		default:
-			select {
-			case <-lastCh:
-			default:
-			}
-			lastCh <- last
+		if passed {
+			// The applied part is confirmed in the ledger; the stream
+			// confirms it to PostgreSQL next time (a replay is a no-op).
+			return errPassedUntil
 		}
 		return nil
-	}, pgrepl.StreamOptions{StatusInterval: f.opts.StatusInterval})
+	}, pgrepl.StreamOptions{StatusInterval: f.opts.StatusInterval, OnKeepalive: func(end pgrepl.LSN) {
+		pr.serverEnd.Store(uint64(end))
+	}})
 	switch {
 	case errors.Is(err, errPassedUntil) || errors.Is(context.Cause(sctx), errPassedUntil):
 		return nil
@@ -127,25 +145,52 @@ func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) 
 	return nil
 }
 
+// progress is what the stream tells its watcher.
+type progress struct {
+	busy     atomic.Bool   // a batch is being applied
+	lastDone atomic.Int64  // when the last batch was applied (unix ns)
+	applied  atomic.Uint64 // end LSN of the last applied batch
+	// serverEnd is the server's sent position of the last keepalive,
+	// reported once everything before it was applied.
+	serverEnd atomic.Uint64
+}
+
 // watch polls the slot (lag metrics, the loud WAL warning), the ledger (a
-// rebuild that switched the slot) and the clock (Until on a quiet slot).
-func (f *Feed) watch(ctx context.Context, cancel context.CancelCauseFunc, slot string, o RunOptions, lastCh <-chan time.Time) {
-	t := time.NewTicker(min(o.Poll, o.Idle/2+time.Millisecond))
+// rebuild that switched the slot) and the clock: once past Until it notes
+// the server's WAL position, and stops the stream when everything up to
+// it is applied — a transaction ending there, or a keepalive past it (the
+// slot sends only the feed's tables' transactions, so the first may never
+// come; the server sends the second once it has nothing more to send) —
+// or, as a fallback, when nothing has been applied for Idle.
+func (f *Feed) watch(ctx context.Context, cancel context.CancelCauseFunc, slot string, o RunOptions, pr *progress) {
+	t := time.NewTicker(min(o.Poll, o.Idle/4+time.Millisecond))
 	defer t.Stop()
-	last := time.Now()
 	nextPoll := time.Now()
 	warned := time.Time{}
+	var untilWAL uint64
+	var untilAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case l := <-lastCh:
-			last = l
 		case <-t.C:
 		}
-		if o.Until != nil && time.Now().After(*o.Until) && time.Since(last) > o.Idle {
-			cancel(errPassedUntil)
-			return
+		if o.Until != nil && time.Now().After(*o.Until) {
+			if untilAt.IsZero() {
+				var lsn string
+				if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err == nil {
+					if v, err := pglogrepl.ParseLSN(lsn); err == nil {
+						untilWAL, untilAt = uint64(v), time.Now()
+					}
+				}
+			}
+			if !untilAt.IsZero() && !pr.busy.Load() {
+				quiet := time.Since(time.Unix(0, pr.lastDone.Load())) > o.Idle && time.Since(untilAt) > o.Idle
+				if pr.applied.Load() >= untilWAL || pr.serverEnd.Load() >= untilWAL || quiet {
+					cancel(errPassedUntil)
+					return
+				}
+			}
 		}
 		if time.Now().Before(nextPoll) {
 			continue
@@ -161,7 +206,7 @@ func (f *Feed) watch(ctx context.Context, cancel context.CancelCauseFunc, slot s
 		}
 		if m := f.opts.Metrics; m != nil {
 			m.FeedLagBytes.WithLabelValues(f.Name()).Set(float64(s.LagBytes))
-			if time.Since(last) > o.Poll && s.LagBytes == 0 {
+			if !pr.busy.Load() && time.Since(time.Unix(0, pr.lastDone.Load())) > o.Poll && s.LagBytes == 0 {
 				m.FeedLagSecs.WithLabelValues(f.Name()).Set(0)
 			}
 		}

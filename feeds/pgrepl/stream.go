@@ -50,11 +50,27 @@ type Tx struct {
 // error stops Stream; the transaction comes again after a restart.
 type Apply func(ctx context.Context, tx Tx) error
 
+// ApplyBatch consumes consecutive committed transactions, in commit
+// order. Returning nil means all of them are durably applied: only then is
+// the last one's EndLSN confirmed.
+type ApplyBatch func(ctx context.Context, txs []Tx) error
+
 // StreamOptions tune Stream.
 type StreamOptions struct {
 	// StatusInterval is how often the confirmed position is sent
 	// (default 10s); it is also sent when the server asks.
 	StatusInterval time.Duration
+	// MaxBatch is the most transactions StreamBatches hands over at once
+	// (default 1000; a batch also ends at 10,000 changes, or when no
+	// further transaction arrives within Linger).
+	MaxBatch int
+	// Linger is how long StreamBatches waits for one more transaction
+	// before it applies what it holds (default 2ms).
+	Linger time.Duration
+	// OnKeepalive, when set, is called with the server's sent position of
+	// each keepalive, after every transaction received before it has been
+	// applied: everything the slot holds up to that position is applied.
+	OnKeepalive func(serverWALEnd LSN)
 }
 
 // ApplyError is an error Apply returned.
@@ -68,6 +84,27 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // committed transaction to apply, until ctx ends (then it returns
 // ctx.Err()) or apply or the connection fails.
 func Stream(ctx context.Context, rawURL string, names Names, apply Apply, opts StreamOptions) error {
+	opts.MaxBatch = 1
+	return StreamBatches(ctx, rawURL, names, func(ctx context.Context, txs []Tx) error {
+		for _, tx := range txs {
+			if err := apply(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, opts)
+}
+
+// StreamBatches is Stream handing over several consecutive transactions at
+// once when they arrive together (a backlog, a busy server), so the
+// consumer can write them in one go.
+func StreamBatches(ctx context.Context, rawURL string, names Names, apply ApplyBatch, opts StreamOptions) error {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1000
+	}
+	if opts.Linger <= 0 {
+		opts.Linger = 2 * time.Millisecond
+	}
 	if opts.StatusInterval <= 0 {
 		opts.StatusInterval = 10 * time.Second
 	}
@@ -110,6 +147,19 @@ func Stream(ctx context.Context, rawURL string, names Names, apply Apply, opts S
 			_, _ = pglogrepl.SendStandbyCopyDone(fctx, conn)
 		}
 	}()
+	var pending []Tx
+	changes := 0
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := apply(ctx, pending); err != nil {
+			return &ApplyError{Err: err}
+		}
+		confirmed = pending[len(pending)-1].EndLSN
+		pending, changes = pending[:0], 0
+		return nil
+	}
 	next := time.Now().Add(opts.StatusInterval)
 	for {
 		if time.Now().After(next) {
@@ -118,7 +168,11 @@ func Stream(ctx context.Context, rawURL string, names Names, apply Apply, opts S
 			}
 			next = time.Now().Add(opts.StatusInterval)
 		}
-		rctx, cancel := context.WithDeadline(ctx, next)
+		deadline := next
+		if len(pending) > 0 {
+			deadline = time.Now().Add(opts.Linger)
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
 		raw, err := conn.ReceiveMessage(rctx)
 		cancel()
 		if err != nil {
@@ -126,6 +180,9 @@ func Stream(ctx context.Context, rawURL string, names Names, apply Apply, opts S
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				if err := flush(); err != nil {
+					return err
+				}
 				continue
 			}
 			return fmt.Errorf("pgrepl: receive: %w", err)
@@ -142,6 +199,12 @@ func Stream(ctx context.Context, rawURL string, names Names, apply Apply, opts S
 				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
 				if err != nil {
 					return fmt.Errorf("pgrepl: keepalive: %w", err)
+				}
+				if opts.OnKeepalive != nil {
+					if err := flush(); err != nil {
+						return err
+					}
+					opts.OnKeepalive(ka.ServerWALEnd)
 				}
 				if ka.ReplyRequested {
 					if confirmed == 0 {
@@ -168,10 +231,13 @@ func Stream(ctx context.Context, rawURL string, names Names, apply Apply, opts S
 				if tx == nil {
 					continue
 				}
-				if err := apply(ctx, *tx); err != nil {
-					return &ApplyError{Err: err}
+				pending = append(pending, *tx)
+				changes += len(tx.Changes)
+				if len(pending) >= opts.MaxBatch || changes >= 10000 {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
-				confirmed = tx.EndLSN
 			}
 		}
 	}
