@@ -46,7 +46,8 @@ func flattenSettings(prefix string, in map[string]any, out map[string]any) {
 
 var knownTypes = map[string]bool{"keyword": true, "text": true, "long": true, "integer": true, "short": true,
 	"byte": true, "double": true, "float": true, "half_float": true, "scaled_float": true, "date": true,
-	"boolean": true, "object": true, "nested": true, "flattened": true, "ip": true, "unsigned_long": true}
+	"boolean": true, "object": true, "nested": true, "flattened": true, "ip": true, "unsigned_long": true,
+	"binary": true}
 
 func checkMapping(props map[string]any) *esError {
 	for f, v := range props {
