@@ -11,8 +11,8 @@ import (
 
 	"github.com/transitdb/transit/internal/estest"
 	"github.com/transitdb/transit/internal/testenv"
-	es "github.com/transitdb/transit/sinks/elasticsearch"
 	"github.com/transitdb/transit/sinks/doc"
+	es "github.com/transitdb/transit/sinks/elasticsearch"
 )
 
 // backend is a server the Target tests run against.

@@ -15,11 +15,19 @@ import (
 
 // Scan reads every document of gen through a point in time, in pages of
 // PageSize sorted on IDField with search_after, and calls fn with each
-// page. Doc.Fields is the stored _source (decoded JSON; numbers as
+// page. It refreshes gen first, so the scan sees every write made before
+// it (a generation being loaded has refresh off). Doc.Fields is the stored _source (decoded JSON; numbers as
 // json.Number) without IDField; Doc.Version is the stored external
 // version. The point in time is closed at the end, also on failure.
 func (t *Target) Scan(ctx context.Context, gen string, fn func([]doc.Doc) error) (err error) {
 	if err := t.checkGen(gen); err != nil {
+		return err
+	}
+	// A generation being loaded has refresh off: without a refresh the
+	// point in time would miss every write since the last one.
+	if _, _, err := t.call(ctx, "refresh "+gen, func() esapi.Request {
+		return esapi.IndicesRefreshRequest{Index: []string{gen}}
+	}); err != nil {
 		return err
 	}
 	_, body, err := t.call(ctx, "open point in time on "+gen, func() esapi.Request {

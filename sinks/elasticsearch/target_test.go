@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	es "github.com/transitdb/transit/sinks/elasticsearch"
 	"github.com/transitdb/transit/sinks/doc"
+	es "github.com/transitdb/transit/sinks/elasticsearch"
 )
 
 // settingsOf reads index gen's number_of_replicas and refresh_interval.
@@ -120,14 +120,14 @@ func TestSwitchUnderReaders(t *testing.T) {
 		must(t, tg.Switch(ctx, v1))
 
 		var (
-			stop    atomic.Bool
-			wg      sync.WaitGroup
-			mu      sync.Mutex
-			bad     []string
-			reads   int
-			sawNew  bool
-			c       = tg.Client()
-			reader  = func() {
+			stop   atomic.Bool
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			bad    []string
+			reads  int
+			sawNew bool
+			c      = tg.Client()
+			reader = func() {
 				defer wg.Done()
 				for !stop.Load() {
 					res, err := c.Count(c.Count.WithIndex(tg.Alias()))
