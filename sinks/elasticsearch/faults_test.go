@@ -237,6 +237,7 @@ func TestBreaker(t *testing.T) {
 	if n := srv.InjectedFaults("429"); n > 3+4 {
 		t.Fatalf("%d refused requests: the open breaker did not hold calls back", n)
 	}
+	srv.Faults.Reset()
 }
 
 func nan() float64 { return math.NaN() }
