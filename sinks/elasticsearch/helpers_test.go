@@ -152,20 +152,3 @@ func checkScan(t testing.TB, tg *es.Target, gen string, want []doc.Doc) {
 		t.Fatalf("scan of %s differs:\n%s", gen, strings.Join(errs, "\n"))
 	}
 }
-
-// latest reduces writes to the last one per ID (by version).
-func latest(writes ...[]doc.Doc) []doc.Doc {
-	m := map[string]doc.Doc{}
-	for _, ws := range writes {
-		for _, w := range ws {
-			if cur, ok := m[w.ID]; !ok || w.Version >= cur.Version {
-				m[w.ID] = w
-			}
-		}
-	}
-	out := make([]doc.Doc, 0, len(m))
-	for _, d := range m {
-		out = append(out, d)
-	}
-	return out
-}
