@@ -3,6 +3,7 @@ package elasticsearch_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -54,6 +55,7 @@ func newTarget(t testing.TB, url string, mod ...func(*es.Config)) *es.Target {
 		Alias:          strings.ToLower(testenv.Unique("tgt")),
 		Retry:          fast,
 		RequestTimeout: 5 * time.Second,
+		Log:            slog.New(slog.DiscardHandler),
 		Mapping: map[string]any{"properties": map[string]any{
 			"name":  map[string]any{"type": "keyword"},
 			"n":     map[string]any{"type": "long"},

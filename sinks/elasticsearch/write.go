@@ -33,7 +33,10 @@ type item struct {
 // error, document_parsing_exception, a value JSON cannot hold) → a Reject
 // with the reason; refused for load (an item 429) → sent again, alone with
 // the other refused items, with backoff. A whole request refused for a
-// transient reason is sent again too. An error means the call failed
+// transient reason is sent again too. gen must exist (Create): like any
+// bulk request, a write into a missing index lets Elasticsearch create it
+// with dynamic mapping when the cluster allows auto-creation (the default),
+// so never write into a generation after Drop. An error means the call failed
 // (retries spent, a permanent failure, ctx done); writing the same docs
 // again is safe.
 func (t *Target) Write(ctx context.Context, gen string, docs []doc.Doc) (doc.Result, error) {
