@@ -241,3 +241,23 @@ func TestBreaker(t *testing.T) {
 }
 
 func nan() float64 { return math.NaN() }
+
+// TestBulkLimits: a Write is split into bulk requests of at most BulkDocs
+// documents and BulkBytes bytes; a document larger than BulkBytes goes
+// alone.
+func TestBulkLimits(t *testing.T) {
+	t.Parallel()
+	tg, srv, gen := faulty(t, func(c *es.Config) { c.BulkDocs, c.BulkBytes = 100, 32<<10 })
+	path := "POST /" + gen + "/_bulk"
+	mustWrite(t, tg, gen, docs(350, 1)) // ~150 bytes each: the count limits
+	if n := srv.Requests(path); n != 4 {
+		t.Fatalf("350 docs by 100: %d bulk requests, want 4", n)
+	}
+	big := docs(3, 2)
+	big[1].Fields["name"] = strings.Repeat("x", 40<<10)
+	mustWrite(t, tg, gen, big) // the big one alone, between the others
+	if n := srv.Requests(path) - 4; n != 3 {
+		t.Fatalf("a doc over BulkBytes: %d bulk requests, want 3", n)
+	}
+	checkScan(t, tg, gen, append(big, docs(350, 1)[3:]...))
+}
