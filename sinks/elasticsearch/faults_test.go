@@ -261,3 +261,22 @@ func TestBulkLimits(t *testing.T) {
 	}
 	checkScan(t, tg, gen, append(big, docs(350, 1)[3:]...))
 }
+
+// TestBadRequestNotRetried: a 400 is the request's fault; it is returned
+// at once with Elasticsearch's reason, never retried.
+func TestBadRequestNotRetried(t *testing.T) {
+	t.Parallel()
+	u, srv := estest.Start(t)
+	tg := newTarget(t, u, func(c *es.Config) {
+		c.Mapping = map[string]any{"properties": map[string]any{"x": map[string]any{"type": "strng"}}}
+	})
+	gen := genOf(tg, 1)
+	err := tg.Create(context.Background(), gen)
+	var e *es.Error
+	if !errors.As(err, &e) || e.Status != 400 || e.Type != "mapper_parsing_exception" {
+		t.Fatalf("err = %v; want a 400 mapper_parsing_exception", err)
+	}
+	if n := srv.Requests("PUT /" + gen); n != 1 {
+		t.Fatalf("%d requests; a 400 must not be retried", n)
+	}
+}
