@@ -260,6 +260,11 @@ func testAliasSwap(t *testing.T, es esClient) {
 	if err := json.Unmarshal([]byte(r.Raw), &rows); err != nil || len(rows) != 1 || rows[0]["index"] != v2 {
 		t.Fatalf("cat indices: %s", r.Raw)
 	}
+	r = do(t, es, esapi.CatIndicesRequest{Index: []string{alias + "-v*"}, Format: "json", H: []string{"index"}})
+	var hrows []map[string]any
+	if err := json.Unmarshal([]byte(r.Raw), &hrows); err != nil || len(hrows) != 1 || len(hrows[0]) != 1 || hrows[0]["index"] != v2 {
+		t.Fatalf("cat indices with h=index: %s", r.Raw)
+	}
 	r = do(t, es, esapi.IndicesDeleteRequest{Index: []string{alias}})
 	want(t, r, 400)
 	// Writes through the alias go to the write index.

@@ -46,7 +46,8 @@ func flattenSettings(prefix string, in map[string]any, out map[string]any) {
 
 var knownTypes = map[string]bool{"keyword": true, "text": true, "long": true, "integer": true, "short": true,
 	"byte": true, "double": true, "float": true, "half_float": true, "scaled_float": true, "date": true,
-	"boolean": true, "object": true, "nested": true, "flattened": true, "ip": true, "unsigned_long": true}
+	"boolean": true, "object": true, "nested": true, "flattened": true, "ip": true, "unsigned_long": true,
+	"binary": true}
 
 func checkMapping(props map[string]any) *esError {
 	for f, v := range props {
@@ -335,6 +336,17 @@ func (s *Server) catIndices(r *http.Request, expr string) (int, any, *esError) {
 			"pri": "1", "rep": ix.settings["number_of_replicas"], "docs.count": fmt.Sprint(n)})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i]["index"].(string) < rows[j]["index"].(string) })
+	if h := r.URL.Query().Get("h"); h != "" { // only the named columns, as ES does
+		for i, row := range rows {
+			sel := map[string]any{}
+			for _, c := range strings.Split(h, ",") {
+				if v, ok := row[c]; ok {
+					sel[c] = v
+				}
+			}
+			rows[i] = sel
+		}
+	}
 	if rows == nil {
 		rows = []map[string]any{}
 	}
