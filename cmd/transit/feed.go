@@ -171,7 +171,7 @@ func openFeeds(ctx context.Context, path string, o feedOptions, needOne bool, lo
 	opts.Log = log
 	for _, spec := range specs {
 		var f *feeds.Feed
-		target, closeTarget, err := openTarget(ctx, p, spec, func(m map[string]any) string { return f.ScanID(m) })
+		target, closeTarget, err := openTarget(ctx, p, e.set, spec, log, func(m map[string]any) string { return f.ScanID(m) })
 		if err != nil {
 			return nil, fail(exitUsage, fmt.Errorf("feed %s: %w", spec.Name, err))
 		}

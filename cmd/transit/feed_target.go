@@ -3,18 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/transitdb/transit/border"
 	"github.com/transitdb/transit/feeds"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/sinks/doc"
+	essink "github.com/transitdb/transit/sinks/elasticsearch"
 	redissink "github.com/transitdb/transit/sinks/redis"
+	"github.com/transitdb/transit/stores"
 )
 
 // openTarget opens the doc.Target a feed writes into, from its store in
 // the plan. id renders a document's ID from the fields a Scan reads back.
-func openTarget(ctx context.Context, p *plan.Plan, spec *plan.Feed, id func(map[string]any) string) (doc.Target, func(), error) {
+func openTarget(ctx context.Context, p *plan.Plan, set *stores.Set, spec *plan.Feed, log *slog.Logger, id func(map[string]any) string) (doc.Target, func(), error) {
 	st := p.Store(spec.ToStore)
 	if st == nil {
 		return nil, nil, fmt.Errorf("no store %q", spec.ToStore)
@@ -38,10 +42,7 @@ func openTarget(ctx context.Context, p *plan.Plan, spec *plan.Feed, id func(map[
 		}
 		return t, func() { t.Close(); c.Close() }, nil
 	case "elasticsearch":
-		// TODO(lead, at the merge of essink): build the Elasticsearch
-		// Target here from st.URL, st.Username/Password/APIKey, the alias
-		// spec.ToAlias and spec.Mapping.
-		return nil, nil, fmt.Errorf("store %s: the Elasticsearch target is not in this build yet", st.Name)
+		return openElasticsearch(ctx, st, set, spec, log)
 	}
 	return nil, nil, fmt.Errorf("store %s: a %s store cannot be a feed target", st.Name, st.Kind)
 }
@@ -50,3 +51,36 @@ func openTarget(ctx context.Context, p *plan.Plan, spec *plan.Feed, id func(map[
 // switch. TODO(lead, at the merge of feedcheck): call feeds/feedverify
 // here and return an error naming the differences; nil skips the check.
 var verifyHook func(ctx context.Context, f *feeds.Feed, gen string) error
+
+// openElasticsearch builds the Target of an Elasticsearch feed: the alias
+// and its generations, the mapping derived from the feed's PostgreSQL
+// table with the plan's overrides, and the store's limits and breaker.
+func openElasticsearch(ctx context.Context, st *plan.Store, set *stores.Set, spec *plan.Feed, log *slog.Logger) (doc.Target, func(), error) {
+	src, err := set.Source(ctx, spec.FromStore)
+	if err != nil {
+		return nil, nil, err
+	}
+	table, err := src.Describe(ctx, spec.FromTable)
+	if err != nil {
+		return nil, nil, fmt.Errorf("feed %s: %w", spec.Name, err)
+	}
+	b := border.New(st.Name, border.ConfigFrom(st.Limits, nil), border.IsTransient, nil, log, border.Hooks{})
+	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	if b != nil {
+		b.Start(bctx)
+	}
+	t, err := essink.New(essink.Config{
+		Addresses: []string{st.URL},
+		Username:  st.Username, Password: st.Password, APIKey: st.APIKey,
+		Alias:   spec.ToAlias,
+		Table:   table,
+		Mapping: essink.MappingFor(table, spec.Mapping),
+		Border:  b,
+		Log:     log,
+	})
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("store %s: %w", st.Name, err)
+	}
+	return t, func() { t.Close(); stop() }, nil
+}
