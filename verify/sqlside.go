@@ -27,6 +27,9 @@ type sqlReader struct {
 	raw     []bool   // exprs[i] is raw: canonicalise in Go
 	push    bool     // no raw column: hash on the server
 	version string   // quoted version column, or ""
+	// isoDates: the PostgreSQL session's DateStyle is ISO, so date::text
+	// is a date's canonical text (see sqlFieldExpr).
+	isoDates bool
 }
 
 func newSQLReader(s *Side) (*sqlReader, error) {
@@ -191,35 +194,11 @@ func (r *sqlReader) hash(ctx context.Context, kr keyRange) (chunkHash, error) {
 		return h, err
 	}
 	w, args := r.where(kr, 0)
-	var q string
-	fields := make([]string, len(r.exprs))
-	if r.d == MySQL {
-		for i, e := range r.exprs {
-			fields[i] = sqlFieldExpr(r.d, r.s.Columns[i], QuoteIdent(r.d, r.s.name(i)), e)
-		}
-		ver := ""
-		if r.version != "" {
-			ver = ", MAX(" + r.version + ")"
-		}
-		q = "SELECT COUNT(*), CAST(COALESCE(SUM(" + sqlRowHashExpr(r.d, fields) + "), 0) AS CHAR)" + ver +
-			" FROM " + r.table + " WHERE " + w
-	} else {
-		// The canonical expressions are evaluated once, in a subquery
-		// that OFFSET 0 keeps the planner from flattening.
-		inner := make([]string, len(r.exprs))
-		for i, e := range r.exprs {
-			f := "transit_f" + strconv.Itoa(i)
-			inner[i] = e + " AS " + f
-			fields[i] = sqlFieldExpr(r.d, r.s.Columns[i], f, f)
-		}
-		ver := ""
-		if r.version != "" {
-			inner = append(inner, r.version+" AS transit_v")
-			ver = ", max(transit_v)"
-		}
-		q = "SELECT count(*), COALESCE(sum(" + sqlRowHashExpr(r.d, fields) + "), 0)::text" + ver +
-			" FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + r.table + " WHERE " + w + " OFFSET 0) s"
+	names := make([]string, len(r.exprs))
+	for i := range names {
+		names[i] = r.s.name(i)
 	}
+	q := chunkHashSQL(r.d, r.s.Columns, names, r.exprs, r.table, w, r.version, r.isoDates)
 	err := r.query(ctx, q, args, func(v []any) error {
 		h.count = toInt64(v[0])
 		s := toString(v[1])
@@ -357,11 +336,18 @@ func (r *sqlReader) prepare(ctx context.Context) error {
 	coll := map[string]string{}
 	binary := map[string]bool{}
 	if r.d == Postgres {
+		err := r.query(ctx, "SELECT current_setting('DateStyle')", nil, func(v []any) error {
+			r.isoDates = strings.HasPrefix(toString(v[0]), "ISO")
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("DateStyle of %s: %w", r.s.Store, err)
+		}
 		q := `SELECT a.attname, coalesce(co.collname, ''), a.attcollation <> 0,
 			(SELECT datcollate FROM pg_database WHERE datname = current_database())
 			FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
 			WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`
-		err := r.query(ctx, q, []any{r.table}, func(v []any) error {
+		err = r.query(ctx, q, []any{r.table}, func(v []any) error {
 			name, cn, collatable, dbc := toString(v[0]), toString(v[1]), v[2] == true, toString(v[3])
 			if cn == "default" {
 				cn = dbc
