@@ -21,6 +21,14 @@ func checkShortcuts(t *testing.T, dialect string, p *SQLPushdown) {
 		{Name: "ts", Type: record.Timestamp, Native: map[string]string{Postgres: "timestamp(6)", MySQL: "datetime(6)"}[dialect]},
 		{Name: "n", Type: record.Int, Native: "integer"},
 	}}
+	if dialect == MySQL {
+		side.Columns = append(side.Columns, record.Column{Name: "v", Type: record.Text, Native: "varchar(20)"},
+			record.Column{Name: "c", Type: record.Text, Fixed: true, Native: "char(5)"},
+			record.Column{Name: "e", Type: record.Enum, Native: "enum('M','F','É')"},
+			record.Column{Name: "s", Type: record.Set, Native: "set('a','b')"},
+			record.Column{Name: "l", Type: record.Text, Native: "varchar(20)"},
+			record.Column{Name: "nn", Type: record.Text, Native: "varchar(20)"})
+	}
 	if dialect == Postgres {
 		side.Columns = append(side.Columns, record.Column{Name: "tz", Type: record.TimestampTZ, Native: "timestamptz(6)"},
 			record.Column{Name: "b", Type: record.Bytes, Native: "bytea"})
@@ -32,8 +40,11 @@ func checkShortcuts(t *testing.T, dialect string, p *SQLPushdown) {
 	if err := rd.prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if dialect == Postgres && !rd.isoDates {
+	if dialect == Postgres && !rd.facts.isoDates {
 		t.Fatal("DateStyle ISO not detected")
+	}
+	if dialect == MySQL && (!rd.facts.utf8["v"] || !rd.facts.utf8["c"] || !rd.facts.utf8["e"] || rd.facts.utf8["l"]) {
+		t.Fatalf("UTF-8 columns %v, want v, c, e, s, nn and not l (latin1)", rd.facts.utf8)
 	}
 	var sum uint64
 	var n int64
@@ -102,13 +113,15 @@ func TestHashShortcutsPostgres(t *testing.T) {
 func TestHashShortcutsMariaDB(t *testing.T) {
 	t.Parallel()
 	db := myDB(t)
-	mustExecMy(t, db, `CREATE TABLE edge (id bigint PRIMARY KEY, d date NULL, ts datetime(6) NULL, n int NULL)`)
+	mustExecMy(t, db, `CREATE TABLE edge (id bigint PRIMARY KEY, d date NULL, ts datetime(6) NULL, n int NULL,
+		v varchar(20) CHARACTER SET utf8mb4 NULL, c char(5) CHARACTER SET utf8mb4 NULL, e enum('M','F','É') NULL,
+		s set('a','b') NULL, l varchar(20) CHARACTER SET latin1 NULL, nn varchar(20) CHARACTER SET utf8mb3 NOT NULL)`)
 	mustExecMy(t, db, `INSERT INTO edge VALUES
-		(1, '1000-01-01', '1000-01-01 00:00:00', -2147483648),
-		(2, '9999-12-31', '9999-12-31 23:59:59.999999', 2147483647),
-		(3, '0001-01-01', '0001-01-01 00:00:00', 0),
-		(4, '0999-06-15', '0999-06-15 12:00:00.5', NULL),
-		(5, NULL, NULL, 7),
-		(6, '2024-02-29', '2024-02-29 10:00:00', -1)`)
+		(1, '1000-01-01', '1000-01-01 00:00:00', -2147483648, 'Zoë 中😀', 'ab', 'É', 'a,b', 'Zoë', 'ß'),
+		(2, '9999-12-31', '9999-12-31 23:59:59.999999', 2147483647, '', '', 'M', '', '', ''),
+		(3, '0001-01-01', '0001-01-01 00:00:00', 0, 'trailing  ', ' x   ', 'F', 'b', 'é ', 'x'),
+		(4, '0999-06-15', '0999-06-15 12:00:00.5', NULL, NULL, NULL, NULL, NULL, NULL, '-1:'),
+		(5, NULL, NULL, 7, '-1:', '-1:', 'M', 'a', '-1:', 'y'),
+		(6, '2024-02-29', '2024-02-29 10:00:00', -1, '1:a', 'é', 'É', 'a', 'ÿ', 'z')`)
 	checkShortcuts(t, MySQL, &SQLPushdown{Dialect: MySQL, DB: db})
 }

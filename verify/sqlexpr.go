@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -129,22 +130,32 @@ func SQLRawExpr(dialect string, c record.Column, quotedColumn string) string {
 
 // sqlFieldExpr wraps a canonical expression into its field encoding:
 // "<byte length>:<text>", or "-1:" for NULL. e is the canonical expression
-// of column c (quoted name col). isoDates says the PostgreSQL session's
-// DateStyle is ISO, so that date::text is the canonical text of a date.
+// of column c (quoted name col). f holds what verify learnt of the server
+// (serverFacts) that allows a shortcut.
 //
 // The expressions are written for speed, since the chunk hashes evaluate
 // them for every row (issue 8 §4): types whose canonical text has a fixed
 // length get a constant prefix, so the expression is not evaluated twice;
 // where a server's own cast to text already is the canonical text
-// (integers, and on MySQL dates; on PostgreSQL dates of years 1 to 9999
-// under DateStyle ISO) the column is used as it is, without a formatting
-// function. Each shortcut gives byte for byte the text of the canonical
+// (integers, and on MySQL dates and text already stored as UTF-8; on
+// PostgreSQL dates of years 1 to 9999 under DateStyle ISO) the column is
+// used as it is, without a formatting function or a conversion. Each shortcut gives byte for byte the text of the canonical
 // expression; the equivalence tests (twin_test.go, equiv_test.go) hash
 // both ways.
-func sqlFieldExpr(dialect string, c record.Column, col, e string, isoDates bool) string {
+func sqlFieldExpr(dialect string, c record.Column, col, e string, f serverFacts) string {
 	if dialect == MySQL {
 		b := "CAST(" + e + " AS BINARY)"
 		switch c.Type {
+		case record.Text, record.Enum, record.Set:
+			// Stored as UTF-8 already: CONVERT(… USING utf8mb4) would
+			// give the same bytes, at the cost of a copy, twice.
+			if f.utf8[c.Name] {
+				v := col
+				if c.Type == record.Text && c.Fixed {
+					v = "TRIM(TRAILING ' ' FROM " + col + ")"
+				}
+				return fmt.Sprintf("COALESCE(CONCAT(LENGTH(%s), ':', %s), '%s')", v, v, nullField)
+			}
 		case record.Int, record.Uint, record.Year:
 			// CONCAT and LENGTH convert a number to the same
 			// text as CAST(… AS CHAR).
@@ -164,7 +175,7 @@ func sqlFieldExpr(dialect string, c record.Column, col, e string, isoDates bool)
 	native := strings.ToLower(c.Native)
 	switch c.Type {
 	case record.Date:
-		if isoDates && native == "date" {
+		if f.isoDates && native == "date" {
 			return fmt.Sprintf("CASE WHEN %s IS NULL THEN '%s' WHEN %s BETWEEN '0001-01-01' AND '9999-12-31' THEN '10:' || %s::text ELSE %s END",
 				col, nullField, col, col, general)
 		}
@@ -196,30 +207,47 @@ func sqlRowHashExpr(dialect string, fields []string) string {
 	return "('x' || substr(md5(" + strings.Join(fields, " || ") + "), 1, 16))::bit(64)::bigint"
 }
 
-// ChunkHashSQL is verify's chunk-hash query on a server of dialect: the row
-// count and the sum of the row hashes (modulo 2^64) of the rows of table
-// (quoted, with its schema) matching the predicate where, for the columns
-// cols named names. It returns "" when a column has no canonical SQL
-// expression (such a table is hashed in Go). isoDates says the PostgreSQL
-// session's DateStyle is ISO (the default); verify checks it before using
-// the shortcut. bench/ceiling runs these queries as verify's ceiling.
-func ChunkHashSQL(dialect string, cols []record.Column, names []string, table, where string, isoDates bool) string {
-	exprs := make([]string, len(cols))
-	for i, c := range cols {
-		if exprs[i] = SQLCanonicalExpr(dialect, c, QuoteIdent(dialect, names[i])); exprs[i] == "" {
-			return ""
-		}
+// serverFacts is what prepare learns of a server and a table that lets the
+// chunk hash take a shortcut (sqlFieldExpr).
+type serverFacts struct {
+	// isoDates: the PostgreSQL session's DateStyle is ISO, so date::text
+	// is a date's canonical text.
+	isoDates bool
+	// utf8: on MySQL, the textual columns (by name) whose character set
+	// stores them as UTF-8 bytes (utf8mb4, utf8mb3, ascii).
+	utf8 map[string]bool
+}
+
+// TableHashSQL is verify's chunk-hash query for the whole of table (WHERE
+// TRUE) on the server p, exactly as verify would run it there: the row
+// count and the sum modulo 2^64 of the row hashes of columns cols (key: the
+// table's key columns). bench/ceiling runs these queries as verify's
+// ceiling. It fails when a column has no canonical SQL expression (verify
+// hashes such a table in Go).
+func TableHashSQL(ctx context.Context, p *SQLPushdown, table string, cols []record.Column, key []string) (string, error) {
+	s := cloneSide(Side{Store: p.Dialect, Table: table, Columns: cols, Key: key, SQL: p})
+	r, err := newSQLReader(&s)
+	if err != nil {
+		return "", err
 	}
-	return chunkHashSQL(dialect, cols, names, exprs, table, where, "", isoDates)
+	if !r.push {
+		return "", fmt.Errorf("%s: a column has no canonical SQL (verify hashes it in Go)", table)
+	}
+	if err := r.prepare(ctx); err != nil {
+		return "", err
+	}
+	return chunkHashSQL(r.d, s.Columns, s.Names, r.exprs, r.table, "TRUE", "", r.facts), nil
 }
 
 // chunkHashSQL builds the chunk-hash query from the canonical expressions
 // exprs; version, when set, is the quoted version column whose maximum is
 // selected third.
-func chunkHashSQL(dialect string, cols []record.Column, names, exprs []string, table, where, version string, isoDates bool) string {
+func chunkHashSQL(dialect string, cols []record.Column, names, exprs []string, table, where, version string, f serverFacts) string {
 	fields := make([]string, len(exprs))
 	for i, e := range exprs {
-		fields[i] = sqlFieldExpr(dialect, cols[i], QuoteIdent(dialect, names[i]), e, isoDates)
+		c := cols[i]
+		c.Name = names[i] // the name in this store
+		fields[i] = sqlFieldExpr(dialect, c, QuoteIdent(dialect, names[i]), e, f)
 	}
 	if dialect == MySQL {
 		ver := ""

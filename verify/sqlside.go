@@ -27,9 +27,7 @@ type sqlReader struct {
 	raw     []bool   // exprs[i] is raw: canonicalise in Go
 	push    bool     // no raw column: hash on the server
 	version string   // quoted version column, or ""
-	// isoDates: the PostgreSQL session's DateStyle is ISO, so date::text
-	// is a date's canonical text (see sqlFieldExpr).
-	isoDates bool
+	facts   serverFacts // what allows the chunk hash a shortcut (sqlFieldExpr)
 }
 
 func newSQLReader(s *Side) (*sqlReader, error) {
@@ -198,7 +196,7 @@ func (r *sqlReader) hash(ctx context.Context, kr keyRange) (chunkHash, error) {
 	for i := range names {
 		names[i] = r.s.name(i)
 	}
-	q := chunkHashSQL(r.d, r.s.Columns, names, r.exprs, r.table, w, r.version, r.isoDates)
+	q := chunkHashSQL(r.d, r.s.Columns, names, r.exprs, r.table, w, r.version, r.facts)
 	err := r.query(ctx, q, args, func(v []any) error {
 		h.count = toInt64(v[0])
 		s := toString(v[1])
@@ -217,35 +215,33 @@ func (r *sqlReader) hash(ctx context.Context, kr keyRange) (chunkHash, error) {
 	return h, nil
 }
 
-func (r *sqlReader) bounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
+func (r *sqlReader) eachBound(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error {
 	if r.d == MySQL {
-		return r.stepBounds(ctx, kr, step)
+		return r.stepBounds(ctx, kr, step, fn)
 	}
 	w, args := r.where(kr, 0)
 	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS transit_rn FROM %s WHERE %s) s WHERE MOD(transit_rn, %d) = 0 ORDER BY transit_rn",
 		r.keys, r.keys, r.okeys, r.table, w, step)
-	var out []record.Key
 	err := r.query(ctx, q, args, func(v []any) error {
 		k := make(record.Key, len(v))
 		for i := range v {
 			k[i] = normKey(r.keyCols[i], v[i])
 		}
-		out = append(out, k)
-		return nil
+		return fn(k)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+		return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
 	}
-	return out, nil
+	return nil
 }
 
 // stepBounds finds the same boundaries as the ROW_NUMBER query by stepping
 // along the key index: from each boundary, the key step rows further. On
 // MariaDB/MySQL a window function over a large table costs as much as
 // hashing it (it materialises every key), while each step here is a short
-// index skip.
-func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
-	var out []record.Key
+// index skip. Each boundary is handed to fn as soon as it is found, so
+// that the chunks before it can be hashed while the next is looked for.
+func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error {
 	cur := kr
 	for {
 		w, args := r.where(cur, 0)
@@ -259,12 +255,14 @@ func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int) ([]re
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+			return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
 		}
 		if k == nil {
-			return out, nil
+			return nil
 		}
-		out = append(out, k)
+		if err := fn(k); err != nil {
+			return err
+		}
 		cur = keyRange{lo: k, hi: kr.hi}
 	}
 }
@@ -337,7 +335,7 @@ func (r *sqlReader) prepare(ctx context.Context) error {
 	binary := map[string]bool{}
 	if r.d == Postgres {
 		err := r.query(ctx, "SELECT current_setting('DateStyle')", nil, func(v []any) error {
-			r.isoDates = strings.HasPrefix(toString(v[0]), "ISO")
+			r.facts.isoDates = strings.HasPrefix(toString(v[0]), "ISO")
 			return nil
 		})
 		if err != nil {
@@ -360,9 +358,14 @@ func (r *sqlReader) prepare(ctx context.Context) error {
 			return fmt.Errorf("key collation of %s.%s: %w", r.s.Store, r.s.Table, err)
 		}
 	} else {
-		q := "SELECT column_name, COALESCE(collation_name, '') FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
+		q := "SELECT column_name, COALESCE(collation_name, ''), COALESCE(character_set_name, '') FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
+		r.facts.utf8 = map[string]bool{}
 		err := r.query(ctx, q, []any{r.s.SQL.Schema, r.s.Table}, func(v []any) error {
 			cn := toString(v[1])
+			switch toString(v[2]) {
+			case "utf8mb4", "utf8mb3", "utf8", "ascii":
+				r.facts.utf8[toString(v[0])] = true
+			}
 			binary[toString(v[0])] = cn == "" || strings.HasSuffix(cn, "_bin") || cn == "binary"
 			return nil
 		})
