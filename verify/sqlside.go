@@ -20,13 +20,13 @@ type sqlReader struct {
 	d       string
 	keyCols []record.Column
 	table   string
-	keys    string   // quoted key columns, comma-separated (to select)
-	okeys   string   // qkeys, comma-separated (to compare and order)
-	qkeys   []string // key expressions: quoted key columns, in binary collation when textual
-	exprs   []string // per column: canonical expression, or raw expression
-	raw     []bool   // exprs[i] is raw: canonicalise in Go
-	push    bool     // no raw column: hash on the server
-	version string   // quoted version column, or ""
+	keys    string      // quoted key columns, comma-separated (to select)
+	okeys   string      // qkeys, comma-separated (to compare and order)
+	qkeys   []string    // key expressions: quoted key columns, in binary collation when textual
+	exprs   []string    // per column: canonical expression, or raw expression
+	raw     []bool      // exprs[i] is raw: canonicalise in Go
+	push    bool        // no raw column: hash on the server
+	version string      // quoted version column, or ""
 	facts   serverFacts // what allows the chunk hash a shortcut (sqlFieldExpr)
 }
 
