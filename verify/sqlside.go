@@ -267,6 +267,71 @@ func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int, fn fu
 	}
 }
 
+// eachCoarseBound is eachBound for the top-level cut, where a chunk may
+// hold a few rows more than step: on MySQL/MariaDB, when a later key column
+// compares in binary only through a CAST (a case-insensitive collation),
+// ORDER BY the whole key cannot use the key index and sorts the rest of the
+// table at every step (titles, 443k rows: as long as hashing it). Then each
+// step walks the index on the leading key columns that need no cast, and the
+// boundary is the last row (in binary key order) of the group of rows
+// sharing that prefix, found by a short sort of that group alone. Each
+// chunk ends at a group's end, so the next step starts past the group and
+// the boundaries strictly increase.
+func (r *sqlReader) eachCoarseBound(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error {
+	np := 0
+	for np < len(r.qkeys) && r.qkeys[np] == QuoteIdent(r.d, r.s.Key[np]) {
+		np++
+	}
+	if r.d != MySQL || np == 0 || np == len(r.qkeys) {
+		return r.eachBound(ctx, kr, step, fn)
+	}
+	prefix := strings.Join(r.qkeys[:np], ", ")
+	desc := make([]string, len(r.qkeys))
+	for i, q := range r.qkeys {
+		desc[i] = q + " DESC"
+	}
+	cur := kr
+	for {
+		w, args := r.where(cur, 0)
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", prefix, r.table, w, prefix, step-1)
+		var pv []any
+		err := r.query(ctx, q, args, func(v []any) error {
+			pv = append([]any(nil), v...)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+		}
+		if pv == nil {
+			return nil
+		}
+		eq := make([]string, np)
+		for i := range eq {
+			eq[i] = r.qkeys[i] + " = ?"
+		}
+		q = fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s ORDER BY %s LIMIT 1", r.keys, r.table, w,
+			strings.Join(eq, " AND "), strings.Join(desc, ", "))
+		var k record.Key
+		err = r.query(ctx, q, append(args, pv...), func(v []any) error {
+			k = make(record.Key, len(v))
+			for i := range v {
+				k[i] = normKey(r.keyCols[i], v[i])
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+		}
+		if k == nil {
+			return fmt.Errorf("split chunk of %s.%s: the key prefix %v found by one query is gone in the next", r.s.Store, r.s.Table, pv)
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+		cur = keyRange{lo: k, hi: kr.hi}
+	}
+}
+
 func (r *sqlReader) rows(ctx context.Context, kr keyRange, fn func(fetched) error) error {
 	sel := r.keys
 	if r.version != "" {

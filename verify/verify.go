@@ -180,7 +180,11 @@ func (r *run) run(ctx context.Context) error {
 	var chunks []keyRange
 	var err error
 	if since {
-		b, berr := bounds(ctx, r.rd[0], keyRange{}, r.opts.ChunkRows)
+		var b []record.Key
+		berr := eachTopBound(ctx, r.rd[0], r.opts.ChunkRows, func(k record.Key) error {
+			b = append(b, k)
+			return nil
+		})
 		if berr != nil {
 			return berr
 		}
@@ -335,7 +339,7 @@ func (r *run) hashAll(ctx context.Context, given []keyRange) ([]keyRange, []hash
 	if !p.cut {
 		g.Go(func() error {
 			var lo record.Key
-			err := r.rd[0].eachBound(gctx, keyRange{}, r.opts.ChunkRows, func(k record.Key) error {
+			err := eachTopBound(gctx, r.rd[0], r.opts.ChunkRows, func(k record.Key) error {
 				p.add(keyRange{lo, k}, false)
 				lo = k
 				return nil
@@ -357,6 +361,17 @@ func (r *run) hashAll(ctx context.Context, given []keyRange) ([]keyRange, []hash
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.chunks, p.hs, err
+}
+
+// eachTopBound cuts the whole key space of rd every step rows, or about
+// (see sqlReader.eachCoarseBound), handing each boundary to fn.
+func eachTopBound(ctx context.Context, rd reader, step int, fn func(record.Key) error) error {
+	if c, ok := rd.(interface {
+		eachCoarseBound(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error
+	}); ok {
+		return c.eachCoarseBound(ctx, keyRange{}, step, fn)
+	}
+	return rd.eachBound(ctx, keyRange{}, step, fn)
 }
 
 // pipeline is the shared state of hashAll.
