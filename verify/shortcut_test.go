@@ -27,7 +27,11 @@ func checkShortcuts(t *testing.T, dialect string, p *SQLPushdown) {
 			record.Column{Name: "e", Type: record.Enum, Native: "enum('M','F','É')"},
 			record.Column{Name: "s", Type: record.Set, Native: "set('a','b')"},
 			record.Column{Name: "l", Type: record.Text, Native: "varchar(20)"},
-			record.Column{Name: "nn", Type: record.Text, Native: "varchar(20)"})
+			record.Column{Name: "nn", Type: record.Text, Native: "varchar(20)"},
+			record.Column{Name: "dn", Type: record.Date, Native: "date"},
+			record.Column{Name: "tn", Type: record.Timestamp, Native: "datetime(6)"},
+			record.Column{Name: "cn", Type: record.Text, Fixed: true, Native: "char(3)"},
+			record.Column{Name: "bn", Type: record.Bytes, Native: "varbinary(4)"})
 	}
 	if dialect == Postgres {
 		side.Columns = append(side.Columns, record.Column{Name: "tz", Type: record.TimestampTZ, Native: "timestamptz(6)"},
@@ -42,6 +46,9 @@ func checkShortcuts(t *testing.T, dialect string, p *SQLPushdown) {
 	}
 	if dialect == Postgres && !rd.facts.isoDates {
 		t.Fatal("DateStyle ISO not detected")
+	}
+	if dialect == MySQL && (!rd.facts.notNull["dn"] || rd.facts.notNull["d"]) {
+		t.Fatalf("NOT NULL columns %v, want dn and not d", rd.facts.notNull)
 	}
 	if dialect == MySQL && (!rd.facts.utf8["v"] || !rd.facts.utf8["c"] || !rd.facts.utf8["e"] || rd.facts.utf8["l"]) {
 		t.Fatalf("UTF-8 columns %v, want v, c, e, s, nn and not l (latin1)", rd.facts.utf8)
@@ -115,13 +122,14 @@ func TestHashShortcutsMariaDB(t *testing.T) {
 	db := myDB(t)
 	mustExecMy(t, db, `CREATE TABLE edge (id bigint PRIMARY KEY, d date NULL, ts datetime(6) NULL, n int NULL,
 		v varchar(20) CHARACTER SET utf8mb4 NULL, c char(5) CHARACTER SET utf8mb4 NULL, e enum('M','F','É') NULL,
-		s set('a','b') NULL, l varchar(20) CHARACTER SET latin1 NULL, nn varchar(20) CHARACTER SET utf8mb3 NOT NULL)`)
+		s set('a','b') NULL, l varchar(20) CHARACTER SET latin1 NULL, nn varchar(20) CHARACTER SET utf8mb3 NOT NULL,
+		dn date NOT NULL, tn datetime(6) NOT NULL, cn char(3) CHARACTER SET latin1 NOT NULL, bn varbinary(4) NOT NULL)`)
 	mustExecMy(t, db, `INSERT INTO edge VALUES
-		(1, '1000-01-01', '1000-01-01 00:00:00', -2147483648, 'Zoë 中😀', 'ab', 'É', 'a,b', 'Zoë', 'ß'),
-		(2, '9999-12-31', '9999-12-31 23:59:59.999999', 2147483647, '', '', 'M', '', '', ''),
-		(3, '0001-01-01', '0001-01-01 00:00:00', 0, 'trailing  ', ' x   ', 'F', 'b', 'é ', 'x'),
-		(4, '0999-06-15', '0999-06-15 12:00:00.5', NULL, NULL, NULL, NULL, NULL, NULL, '-1:'),
-		(5, NULL, NULL, 7, '-1:', '-1:', 'M', 'a', '-1:', 'y'),
-		(6, '2024-02-29', '2024-02-29 10:00:00', -1, '1:a', 'é', 'É', 'a', 'ÿ', 'z')`)
+		(1, '1000-01-01', '1000-01-01 00:00:00', -2147483648, 'Zoë 中😀', 'ab', 'É', 'a,b', 'Zoë', 'ß', '0001-01-01', '1000-01-01 00:00:00', 'é', x'00ff'),
+		(2, '9999-12-31', '9999-12-31 23:59:59.999999', 2147483647, '', '', 'M', '', '', '', '9999-12-31', '9999-12-31 23:59:59.999999', '', x''),
+		(3, '0001-01-01', '0001-01-01 00:00:00', 0, 'trailing  ', ' x   ', 'F', 'b', 'é ', 'x', '2024-02-29', '2024-02-29 10:00:00.25', 'a  ', x'01'),
+		(4, '0999-06-15', '0999-06-15 12:00:00.5', NULL, NULL, NULL, NULL, NULL, NULL, '-1:', '0999-06-15', '0999-06-15 12:00:00', '-1:', x'2d313a'),
+		(5, NULL, NULL, 7, '-1:', '-1:', 'M', 'a', '-1:', 'y', '1970-01-01', '1970-01-01 00:00:00', ' b', x'ffffffff'),
+		(6, '2024-02-29', '2024-02-29 10:00:00', -1, '1:a', 'é', 'É', 'a', 'ÿ', 'z', '2000-02-29', '2000-02-29 23:59:59', 'ÿÿ', x'61')`)
 	checkShortcuts(t, MySQL, &SQLPushdown{Dialect: MySQL, DB: db})
 }

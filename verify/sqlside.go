@@ -423,10 +423,11 @@ func (r *sqlReader) prepare(ctx context.Context) error {
 			return fmt.Errorf("key collation of %s.%s: %w", r.s.Store, r.s.Table, err)
 		}
 	} else {
-		q := "SELECT column_name, COALESCE(collation_name, ''), COALESCE(character_set_name, '') FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
-		r.facts.utf8 = map[string]bool{}
+		q := "SELECT column_name, COALESCE(collation_name, ''), COALESCE(character_set_name, ''), is_nullable FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
+		r.facts.utf8, r.facts.notNull = map[string]bool{}, map[string]bool{}
 		err := r.query(ctx, q, []any{r.s.SQL.Schema, r.s.Table}, func(v []any) error {
 			cn := toString(v[1])
+			r.facts.notNull[toString(v[0])] = toString(v[3]) == "NO"
 			switch toString(v[2]) {
 			case "utf8mb4", "utf8mb3", "utf8", "ascii":
 				r.facts.utf8[toString(v[0])] = true
