@@ -38,7 +38,7 @@ func describedSide(t *testing.T, src sources.Source, store, table string, names 
 func TestEqualDataDifferentRepresentations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	my, dsn := myDBDSN(t)
+	my, dsn := myDBURL(t)
 	pg := pgDB(t)
 	mustExecMy(t, my, `CREATE TABLE t (id int PRIMARY KEY, created datetime(6), price decimal(10,2), active tinyint(1),
 		name varchar(30), doc json, note varchar(10) NULL, ratio double)`)

@@ -81,8 +81,9 @@ type fetched struct {
 // reader is what the narrowing algorithm asks of one side.
 type reader interface {
 	hash(ctx context.Context, r keyRange) (chunkHash, error)
-	// bounds returns every step-th key of r, in key order.
-	bounds(ctx context.Context, r keyRange, step int) ([]record.Key, error)
+	// eachBound calls fn with every step-th key of r, in key order, as
+	// it finds them.
+	eachBound(ctx context.Context, r keyRange, step int, fn func(record.Key) error) error
 	rows(ctx context.Context, r keyRange, fn func(fetched) error) error
 	// changed reports whether r holds a row whose version is >= since.
 	changed(ctx context.Context, r keyRange, since any) (bool, error)
@@ -229,4 +230,14 @@ func mod64(s string) (uint64, error) {
 	m := new(big.Int).Lsh(big.NewInt(1), 64)
 	n.Mod(&n, m) // Euclidean: always in [0, 2^64)
 	return n.Uint64(), nil
+}
+
+// bounds returns every step-th key of kr in rd, in key order.
+func bounds(ctx context.Context, rd reader, kr keyRange, step int) ([]record.Key, error) {
+	var out []record.Key
+	err := rd.eachBound(ctx, kr, step, func(k record.Key) error {
+		out = append(out, k)
+		return nil
+	})
+	return out, err
 }

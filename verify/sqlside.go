@@ -20,13 +20,14 @@ type sqlReader struct {
 	d       string
 	keyCols []record.Column
 	table   string
-	keys    string   // quoted key columns, comma-separated (to select)
-	okeys   string   // qkeys, comma-separated (to compare and order)
-	qkeys   []string // key expressions: quoted key columns, in binary collation when textual
-	exprs   []string // per column: canonical expression, or raw expression
-	raw     []bool   // exprs[i] is raw: canonicalise in Go
-	push    bool     // no raw column: hash on the server
-	version string   // quoted version column, or ""
+	keys    string      // quoted key columns, comma-separated (to select)
+	okeys   string      // qkeys, comma-separated (to compare and order)
+	qkeys   []string    // key expressions: quoted key columns, in binary collation when textual
+	exprs   []string    // per column: canonical expression, or raw expression
+	raw     []bool      // exprs[i] is raw: canonicalise in Go
+	push    bool        // no raw column: hash on the server
+	version string      // quoted version column, or ""
+	facts   serverFacts // what allows the chunk hash a shortcut (sqlFieldExpr)
 }
 
 func newSQLReader(s *Side) (*sqlReader, error) {
@@ -191,35 +192,11 @@ func (r *sqlReader) hash(ctx context.Context, kr keyRange) (chunkHash, error) {
 		return h, err
 	}
 	w, args := r.where(kr, 0)
-	var q string
-	fields := make([]string, len(r.exprs))
-	if r.d == MySQL {
-		for i, e := range r.exprs {
-			fields[i] = sqlFieldExpr(r.d, r.s.Columns[i], QuoteIdent(r.d, r.s.name(i)), e)
-		}
-		ver := ""
-		if r.version != "" {
-			ver = ", MAX(" + r.version + ")"
-		}
-		q = "SELECT COUNT(*), CAST(COALESCE(SUM(" + sqlRowHashExpr(r.d, fields) + "), 0) AS CHAR)" + ver +
-			" FROM " + r.table + " WHERE " + w
-	} else {
-		// The canonical expressions are evaluated once, in a subquery
-		// that OFFSET 0 keeps the planner from flattening.
-		inner := make([]string, len(r.exprs))
-		for i, e := range r.exprs {
-			f := "transit_f" + strconv.Itoa(i)
-			inner[i] = e + " AS " + f
-			fields[i] = sqlFieldExpr(r.d, r.s.Columns[i], f, f)
-		}
-		ver := ""
-		if r.version != "" {
-			inner = append(inner, r.version+" AS transit_v")
-			ver = ", max(transit_v)"
-		}
-		q = "SELECT count(*), COALESCE(sum(" + sqlRowHashExpr(r.d, fields) + "), 0)::text" + ver +
-			" FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + r.table + " WHERE " + w + " OFFSET 0) s"
+	names := make([]string, len(r.exprs))
+	for i := range names {
+		names[i] = r.s.name(i)
 	}
+	q := chunkHashSQL(r.d, r.s.Columns, names, r.exprs, r.table, w, r.version, r.facts)
 	err := r.query(ctx, q, args, func(v []any) error {
 		h.count = toInt64(v[0])
 		s := toString(v[1])
@@ -238,35 +215,33 @@ func (r *sqlReader) hash(ctx context.Context, kr keyRange) (chunkHash, error) {
 	return h, nil
 }
 
-func (r *sqlReader) bounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
+func (r *sqlReader) eachBound(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error {
 	if r.d == MySQL {
-		return r.stepBounds(ctx, kr, step)
+		return r.stepBounds(ctx, kr, step, fn)
 	}
 	w, args := r.where(kr, 0)
 	q := fmt.Sprintf("SELECT %s FROM (SELECT %s, ROW_NUMBER() OVER (ORDER BY %s) AS transit_rn FROM %s WHERE %s) s WHERE MOD(transit_rn, %d) = 0 ORDER BY transit_rn",
 		r.keys, r.keys, r.okeys, r.table, w, step)
-	var out []record.Key
 	err := r.query(ctx, q, args, func(v []any) error {
 		k := make(record.Key, len(v))
 		for i := range v {
 			k[i] = normKey(r.keyCols[i], v[i])
 		}
-		out = append(out, k)
-		return nil
+		return fn(k)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+		return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
 	}
-	return out, nil
+	return nil
 }
 
 // stepBounds finds the same boundaries as the ROW_NUMBER query by stepping
 // along the key index: from each boundary, the key step rows further. On
 // MariaDB/MySQL a window function over a large table costs as much as
 // hashing it (it materialises every key), while each step here is a short
-// index skip.
-func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
-	var out []record.Key
+// index skip. Each boundary is handed to fn as soon as it is found, so
+// that the chunks before it can be hashed while the next is looked for.
+func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error {
 	cur := kr
 	for {
 		w, args := r.where(cur, 0)
@@ -280,12 +255,79 @@ func (r *sqlReader) stepBounds(ctx context.Context, kr keyRange, step int) ([]re
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+			return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
 		}
 		if k == nil {
-			return out, nil
+			return nil
 		}
-		out = append(out, k)
+		if err := fn(k); err != nil {
+			return err
+		}
+		cur = keyRange{lo: k, hi: kr.hi}
+	}
+}
+
+// eachCoarseBound is eachBound for the top-level cut, where a chunk may
+// hold a few rows more than step: on MySQL/MariaDB, when a later key column
+// compares in binary only through a CAST (a case-insensitive collation),
+// ORDER BY the whole key cannot use the key index and sorts the rest of the
+// table at every step (titles, 443k rows: as long as hashing it). Then each
+// step walks the index on the leading key columns that need no cast, and the
+// boundary is the last row (in binary key order) of the group of rows
+// sharing that prefix, found by a short sort of that group alone. Each
+// chunk ends at a group's end, so the next step starts past the group and
+// the boundaries strictly increase.
+func (r *sqlReader) eachCoarseBound(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error {
+	np := 0
+	for np < len(r.qkeys) && r.qkeys[np] == QuoteIdent(r.d, r.s.Key[np]) {
+		np++
+	}
+	if r.d != MySQL || np == 0 || np == len(r.qkeys) {
+		return r.eachBound(ctx, kr, step, fn)
+	}
+	prefix := strings.Join(r.qkeys[:np], ", ")
+	desc := make([]string, len(r.qkeys))
+	for i, q := range r.qkeys {
+		desc[i] = q + " DESC"
+	}
+	cur := kr
+	for {
+		w, args := r.where(cur, 0)
+		q := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT 1 OFFSET %d", prefix, r.table, w, prefix, step-1)
+		var pv []any
+		err := r.query(ctx, q, args, func(v []any) error {
+			pv = append([]any(nil), v...)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+		}
+		if pv == nil {
+			return nil
+		}
+		eq := make([]string, np)
+		for i := range eq {
+			eq[i] = r.qkeys[i] + " = ?"
+		}
+		q = fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s ORDER BY %s LIMIT 1", r.keys, r.table, w,
+			strings.Join(eq, " AND "), strings.Join(desc, ", "))
+		var k record.Key
+		err = r.query(ctx, q, append(args, pv...), func(v []any) error {
+			k = make(record.Key, len(v))
+			for i := range v {
+				k[i] = normKey(r.keyCols[i], v[i])
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("split chunk of %s.%s: %w", r.s.Store, r.s.Table, err)
+		}
+		if k == nil {
+			return fmt.Errorf("split chunk of %s.%s: the key prefix %v found by one query is gone in the next", r.s.Store, r.s.Table, pv)
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
 		cur = keyRange{lo: k, hi: kr.hi}
 	}
 }
@@ -357,11 +399,18 @@ func (r *sqlReader) prepare(ctx context.Context) error {
 	coll := map[string]string{}
 	binary := map[string]bool{}
 	if r.d == Postgres {
+		err := r.query(ctx, "SELECT current_setting('DateStyle')", nil, func(v []any) error {
+			r.facts.isoDates = strings.HasPrefix(toString(v[0]), "ISO")
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("DateStyle of %s: %w", r.s.Store, err)
+		}
 		q := `SELECT a.attname, coalesce(co.collname, ''), a.attcollation <> 0,
 			(SELECT datcollate FROM pg_database WHERE datname = current_database())
 			FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
 			WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`
-		err := r.query(ctx, q, []any{r.table}, func(v []any) error {
+		err = r.query(ctx, q, []any{r.table}, func(v []any) error {
 			name, cn, collatable, dbc := toString(v[0]), toString(v[1]), v[2] == true, toString(v[3])
 			if cn == "default" {
 				cn = dbc
@@ -374,9 +423,15 @@ func (r *sqlReader) prepare(ctx context.Context) error {
 			return fmt.Errorf("key collation of %s.%s: %w", r.s.Store, r.s.Table, err)
 		}
 	} else {
-		q := "SELECT column_name, COALESCE(collation_name, '') FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
+		q := "SELECT column_name, COALESCE(collation_name, ''), COALESCE(character_set_name, ''), is_nullable FROM information_schema.columns WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?"
+		r.facts.utf8, r.facts.notNull = map[string]bool{}, map[string]bool{}
 		err := r.query(ctx, q, []any{r.s.SQL.Schema, r.s.Table}, func(v []any) error {
 			cn := toString(v[1])
+			r.facts.notNull[toString(v[0])] = toString(v[3]) == "NO"
+			switch toString(v[2]) {
+			case "utf8mb4", "utf8mb3", "utf8", "ascii":
+				r.facts.utf8[toString(v[0])] = true
+			}
 			binary[toString(v[0])] = cn == "" || strings.HasSuffix(cn, "_bin") || cn == "binary"
 			return nil
 		})

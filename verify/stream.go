@@ -73,13 +73,12 @@ func (r *streamReader) hash(ctx context.Context, kr keyRange) (chunkHash, error)
 	return h, err
 }
 
-func (r *streamReader) bounds(ctx context.Context, kr keyRange, step int) ([]record.Key, error) {
+func (r *streamReader) eachBound(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error {
 	q := r.query(kr)
 	q.Columns = r.s.Key
 	q.BatchSize = 10000
-	var out []record.Key
 	i := 0
-	err := r.s.Source.Scan(ctx, q, func(b *record.Batch) error {
+	return r.s.Source.Scan(ctx, q, func(b *record.Batch) error {
 		for _, row := range b.Rows {
 			i++
 			if i%step == 0 {
@@ -87,12 +86,13 @@ func (r *streamReader) bounds(ctx context.Context, kr keyRange, step int) ([]rec
 				for j := range row {
 					k[j] = normKey(r.keyCols[j], row[j])
 				}
-				out = append(out, k)
+				if err := fn(k); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	return out, err
 }
 
 func (r *streamReader) rows(ctx context.Context, kr keyRange, fn func(fetched) error) error {

@@ -176,14 +176,19 @@ func (r *run) run(ctx context.Context) error {
 		r.rep.Mode = "since-last"
 	}
 
-	b, err := r.rd[0].bounds(ctx, keyRange{}, r.opts.ChunkRows)
-	if err != nil {
-		return err
-	}
-	chunks := split(keyRange{}, b)
+	var hs []hashed
+	var chunks []keyRange
+	var err error
 	if since {
-		var keep []keyRange
-		for _, c := range chunks {
+		var b []record.Key
+		berr := eachTopBound(ctx, r.rd[0], r.opts.ChunkRows, func(k record.Key) error {
+			b = append(b, k)
+			return nil
+		})
+		if berr != nil {
+			return berr
+		}
+		for _, c := range split(keyRange{}, b) {
 			var ch [2]bool
 			err := r.both(ctx, func(ctx context.Context, i int) error {
 				var err error
@@ -194,38 +199,23 @@ func (r *run) run(ctx context.Context) error {
 				return err
 			}
 			if ch[0] || ch[1] {
-				keep = append(keep, c)
+				chunks = append(chunks, c)
 			} else {
 				r.rep.ChunksSkipped++
 			}
 		}
-		chunks = keep
+		chunks, hs, err = r.hashAll(ctx, chunks)
+	} else {
+		chunks, hs, err = r.hashAll(ctx, nil)
 	}
-
-	for start := 0; start < len(chunks); start += r.opts.Parallel {
-		end := min(start+r.opts.Parallel, len(chunks))
-		hs, err := r.hashMany(ctx, chunks[start:end])
-		for _, h := range hs {
-			if h.done {
-				r.rep.Chunks++
-				r.rep.RowsOld += h.h[0].count
-				r.rep.RowsNew += h.h[1].count
-				r.rep.MaxVersion = maxVersion(r.rep.MaxVersion, h.h[0].maxV)
+	if err != nil {
+		return err
+	}
+	for i, h := range hs {
+		if !h.equal() {
+			if err := r.narrow(ctx, chunks[i], h.h); err != nil {
+				return err
 			}
-		}
-		r.rep.RowsCompared = max(r.rep.RowsOld, r.rep.RowsNew)
-		if err != nil {
-			return err
-		}
-		for i, h := range hs {
-			if !h.equal() {
-				if err := r.narrow(ctx, chunks[start+i], h.h); err != nil {
-					return err
-				}
-			}
-		}
-		if r.opts.Progress != nil {
-			r.opts.Progress(r.opts.Entity, end, len(chunks))
 		}
 	}
 	if err := r.reconcile(ctx); err != nil {
@@ -334,6 +324,150 @@ func (h hashed) equal() bool {
 	return h.h[0].count == h.h[1].count && h.h[0].sum == h.h[1].sum
 }
 
+// hashAll hashes the top-level chunks on both sides: the given chunks, or,
+// when chunks is nil, those cut every ChunkRows old-side rows, hashed while
+// the cutting goes on. Each side hashes up to Parallel chunks at a time,
+// with no pause between chunks: a side starts chunk i as soon as chunk
+// i-Parallel is done on both sides (so neither runs far ahead of the other,
+// and a failing store stops the run after the chunks in flight). It returns
+// the chunks and their hashes, in key order; the report counts each chunk
+// when both of its sides are done.
+func (r *run) hashAll(ctx context.Context, given []keyRange) ([]keyRange, []hashed, error) {
+	p := &pipeline{chunks: given, cut: given != nil}
+	p.cond = sync.NewCond(&p.mu)
+	g, gctx := errgroup.WithContext(ctx)
+	if !p.cut {
+		g.Go(func() error {
+			var lo record.Key
+			err := eachTopBound(gctx, r.rd[0], r.opts.ChunkRows, func(k record.Key) error {
+				p.add(keyRange{lo, k}, false)
+				lo = k
+				return nil
+			})
+			if err != nil {
+				p.fail()
+				return err
+			}
+			p.add(keyRange{lo, nil}, true)
+			return nil
+		})
+	}
+	for s := range 2 {
+		for range r.opts.Parallel {
+			g.Go(func() error { return r.hashSide(gctx, p, s) })
+		}
+	}
+	err := g.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.chunks, p.hs, err
+}
+
+// eachTopBound cuts the whole key space of rd every step rows, or about
+// (see sqlReader.eachCoarseBound), handing each boundary to fn.
+func eachTopBound(ctx context.Context, rd reader, step int, fn func(record.Key) error) error {
+	if c, ok := rd.(interface {
+		eachCoarseBound(ctx context.Context, kr keyRange, step int, fn func(record.Key) error) error
+	}); ok {
+		return c.eachCoarseBound(ctx, keyRange{}, step, fn)
+	}
+	return rd.eachBound(ctx, keyRange{}, step, fn)
+}
+
+// pipeline is the shared state of hashAll.
+type pipeline struct {
+	mu        sync.Mutex
+	cond      *sync.Cond
+	chunks    []keyRange
+	cut       bool     // every chunk is known
+	failed    bool     // a side or the cutting failed: stop
+	hs        []hashed // per chunk
+	sides     []uint8  // per chunk: bit s set when side s is done
+	next      [2]int   // per side: the next chunk to start
+	frontier  int      // the first chunk not done on both sides
+	completed int      // chunks done on both sides
+}
+
+func (p *pipeline) add(c keyRange, last bool) {
+	p.mu.Lock()
+	p.chunks = append(p.chunks, c)
+	p.cut = last
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+func (p *pipeline) fail() {
+	p.mu.Lock()
+	p.failed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// hashSide is one of side s's workers in hashAll.
+func (r *run) hashSide(ctx context.Context, p *pipeline, s int) error {
+	for {
+		p.mu.Lock()
+		for !p.failed {
+			i := p.next[s]
+			if i < len(p.chunks) && i < p.frontier+r.opts.Parallel {
+				break
+			}
+			if p.cut && i >= len(p.chunks) {
+				p.mu.Unlock()
+				return nil
+			}
+			p.cond.Wait()
+		}
+		if p.failed {
+			p.mu.Unlock()
+			return nil
+		}
+		i := p.next[s]
+		p.next[s]++
+		c := p.chunks[i]
+		p.mu.Unlock()
+
+		h, err := r.rd[s].hash(ctx, c)
+		if err != nil {
+			p.fail()
+			return fmt.Errorf("%s side (%s): %w", [2]string{"old", "new"}[s], r.sides[s].Store, err)
+		}
+		p.mu.Lock()
+		for len(p.hs) <= i {
+			p.hs = append(p.hs, hashed{})
+			p.sides = append(p.sides, 0)
+		}
+		p.hs[i].h[s] = h
+		p.sides[i] |= 1 << s
+		if p.sides[i] == 3 {
+			p.hs[i].done = true
+			p.completed++
+			r.mu.Lock()
+			r.rep.ChunksHashed++
+			r.rep.Chunks++
+			r.rep.RowsOld += p.hs[i].h[0].count
+			r.rep.RowsNew += p.hs[i].h[1].count
+			r.rep.RowsCompared = max(r.rep.RowsOld, r.rep.RowsNew)
+			r.rep.MaxVersion = maxVersion(r.rep.MaxVersion, p.hs[i].h[0].maxV)
+			r.mu.Unlock()
+			for p.frontier < len(p.sides) && p.sides[p.frontier] == 3 {
+				p.frontier++
+			}
+			// Under the lock: no chunk past the window starts before
+			// Progress has returned.
+			if r.opts.Progress != nil {
+				total := len(p.chunks)
+				if !p.cut {
+					total++
+				}
+				r.opts.Progress(r.opts.Entity, p.completed, total)
+			}
+		}
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
 // hashMany hashes the chunks, up to Parallel at a time, both sides at once.
 func (r *run) hashMany(ctx context.Context, chunks []keyRange) ([]hashed, error) {
 	out := make([]hashed, len(chunks))
@@ -374,7 +508,7 @@ func (r *run) narrowDepth(ctx context.Context, kr keyRange, h [2]chunkHash, dept
 		big = 1
 	}
 	step := max(r.opts.LeafRows, int((n+int64(r.opts.Fanout)-1)/int64(r.opts.Fanout)))
-	b, err := r.rd[big].bounds(ctx, kr, step)
+	b, err := bounds(ctx, r.rd[big], kr, step)
 	if err != nil {
 		return err
 	}

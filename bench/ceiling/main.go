@@ -3,11 +3,10 @@
 //
 //	ceiling verify-sql -mysql URL -pg URL -schema S -out DIR TABLE...
 //	    writes DIR/verify-ceiling-mysql.sql and DIR/verify-ceiling-pg.sql:
-//	    per table, one order-free whole-table checksum query, built from the
-//	    same canonical expressions transit verify pushes down
-//	    (verify.SQLCanonicalExpr on the columns sources/mysql and
-//	    sources/postgres describe), wrapped in verify's field encoding, row
-//	    hash and sum. Each query returns one line: table, count, sum.
+//	    per table, one order-free whole-table checksum query: verify's own
+//	    chunk-hash query (verify.ChunkHashSQL on the columns sources/mysql
+//	    and sources/postgres describe) with one chunk, WHERE TRUE. Each
+//	    query returns one line: table, count, sum.
 //	ceiling verify-check MYSQL_OUT PG_OUT
 //	    compares the two outputs table by table (counts, sums modulo 2^64,
 //	    as verify compares chunk hashes); exit 1 when they differ.
@@ -33,7 +32,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -79,70 +77,16 @@ func usage() {
 	os.Exit(2)
 }
 
-// nullField is verify's field for NULL (verify/canonical.go).
-const nullField = "-1:"
-
-// fieldExpr is verify's field encoding "<byte length>:<text>" of the
-// canonical expression e of column c (quoted name col), as verify's
-// unexported sqlFieldExpr writes it.
-func fieldExpr(dialect string, c record.Column, col, e string) string {
-	if dialect == verify.MySQL {
-		b := "CAST(" + e + " AS BINARY)"
-		switch c.Type {
-		case record.Timestamp, record.TimestampTZ:
-			return fmt.Sprintf("IF(%s IS NULL, '%s', CONCAT('27:', %s))", col, nullField, b)
-		case record.Date:
-			return fmt.Sprintf("IF(%s IS NULL, '%s', CONCAT('10:', %s))", col, nullField, b)
-		case record.Bytes:
-			return fmt.Sprintf("COALESCE(CONCAT(2 * LENGTH(%s), ':', %s), '%s')", col, b, nullField)
-		}
-		return fmt.Sprintf("COALESCE(CONCAT(LENGTH(%s), ':', %s), '%s')", b, b, nullField)
-	}
-	return fmt.Sprintf("COALESCE(octet_length(%s)::text || ':' || %s, '%s')", e, e, nullField)
-}
-
-// rowHashExpr is verify's row hash: the first 8 bytes of the MD5 of the
-// row text as a 64-bit integer.
-func rowHashExpr(dialect string, fields []string) string {
-	if dialect == verify.MySQL {
-		return "CAST(CONV(SUBSTR(MD5(CONCAT(" + strings.Join(fields, ", ") + ")), 1, 16), 16, 10) AS UNSIGNED)"
-	}
-	return "('x' || substr(md5(" + strings.Join(fields, " || ") + "), 1, 16))::bit(64)::bigint"
-}
-
 // tableQuery is verify's chunk-hash query for one chunk covering the whole
-// table (WHERE TRUE), with the table name as the first column.
-func tableQuery(dialect, schema, table string, cols []record.Column) (string, error) {
-	qt := verify.QuoteIdent(dialect, table)
-	if schema != "" {
-		qt = verify.QuoteIdent(dialect, schema) + "." + qt
+// table (verify.TableHashSQL, WHERE TRUE), with the table name as the first
+// column.
+func tableQuery(ctx context.Context, p *verify.SQLPushdown, table string, cols []record.Column, key []string) (string, error) {
+	q, err := verify.TableHashSQL(ctx, p, table, cols, key)
+	if err != nil {
+		return "", err
 	}
 	name := "'" + strings.ReplaceAll(table, "'", "''") + "'"
-	fields := make([]string, len(cols))
-	if dialect == verify.MySQL {
-		for i, c := range cols {
-			q := verify.QuoteIdent(dialect, c.Name)
-			e := verify.SQLCanonicalExpr(dialect, c, q)
-			if e == "" {
-				return "", fmt.Errorf("%s.%s: %s has no canonical SQL (verify hashes it in Go)", dialect, table, c.Name)
-			}
-			fields[i] = fieldExpr(dialect, c, q, e)
-		}
-		return "SELECT " + name + ", COUNT(*), CAST(COALESCE(SUM(" + rowHashExpr(dialect, fields) + "), 0) AS CHAR) FROM " +
-			qt + " WHERE TRUE;", nil
-	}
-	inner := make([]string, len(cols))
-	for i, c := range cols {
-		e := verify.SQLCanonicalExpr(dialect, c, verify.QuoteIdent(dialect, c.Name))
-		if e == "" {
-			return "", fmt.Errorf("%s.%s: %s has no canonical SQL (verify hashes it in Go)", dialect, table, c.Name)
-		}
-		f := "transit_f" + strconv.Itoa(i)
-		inner[i] = e + " AS " + f
-		fields[i] = fieldExpr(dialect, c, f, f)
-	}
-	return "SELECT " + name + ", count(*), COALESCE(sum(" + rowHashExpr(dialect, fields) + "), 0)::text FROM (SELECT " +
-		strings.Join(inner, ", ") + " FROM " + qt + " WHERE TRUE OFFSET 0) s;", nil
+	return "SELECT " + name + ", " + strings.TrimPrefix(q, "SELECT ") + ";", nil
 }
 
 func verifySQL(args []string) error {
@@ -189,12 +133,12 @@ func verifySQL(args []string) error {
 			}
 			nc = append(nc, *x)
 		}
-		q, err := tableQuery(verify.MySQL, "", t, old.Columns)
+		q, err := tableQuery(ctx, &verify.SQLPushdown{Dialect: verify.MySQL, DB: my.DB()}, t, old.Columns, old.Key)
 		if err != nil {
 			return err
 		}
 		mySQL = append(mySQL, q)
-		if q, err = tableQuery(verify.Postgres, *schema, t, nc); err != nil {
+		if q, err = tableQuery(ctx, &verify.SQLPushdown{Dialect: verify.Postgres, Pool: pg.Pool(), Schema: *schema}, t, nc, nt.Key); err != nil {
 			return err
 		}
 		pgSQL = append(pgSQL, q)
