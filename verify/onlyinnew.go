@@ -177,7 +177,7 @@ func (x *extra) run(ctx context.Context, old, new Side) error {
 	}
 	x.rep.OldPushdown, x.rep.NewPushdown = x.rd[0].pushdown(), x.rd[1].pushdown()
 
-	b, err := x.rd[0].bounds(ctx, keyRange{}, x.opts.ChunkRows)
+	b, err := bounds(ctx, x.rd[0], keyRange{}, x.opts.ChunkRows)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (x *extra) narrow(ctx context.Context, kr keyRange, h [2]chunkHash, depth i
 		big = 1
 	}
 	step := max(x.opts.LeafRows, int((n+int64(x.opts.Fanout)-1)/int64(x.opts.Fanout)))
-	b, err := x.rd[big].bounds(ctx, kr, step)
+	b, err := bounds(ctx, x.rd[big], kr, step)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func pgIDs(t *testing.T, pg *pgxpool.Pool, q string) []int64 {
 // nothing.
 func TestOnlyInNewBatchesAndSecondLook(t *testing.T) {
 	t.Parallel()
-	my, dsn := myDBDSN(t)
+	my, dsn := myDBURL(t)
 	pg := pgDB(t)
 	seedItems(t, my, pg, 20_000)
 	ctx := context.Background()
