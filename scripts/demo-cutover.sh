@@ -6,8 +6,8 @@
 # postgres@127.0.0.1:5432. The database is dropped and made again.
 #
 # The reads in shadow and migrating go through `transit serve` (package
-# dualread). Until that is merged, step 4 says so and the shadow gate is
-# passed with --force --reason (recorded in the ledger, as any force is).
+# dualread), started here on 127.0.0.1:8089 without a token (--insecure-dev,
+# loopback only) and stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${TRANSIT_DEMO_CUTOVER_URL:-}" ]; then
@@ -32,6 +32,17 @@ expect() { # expect CODE command...: run it, show it, and stop unless it exits C
 }
 
 command -v psql >/dev/null || { echo "demo-cutover: psql is needed" >&2; exit 2; }
+command -v curl >/dev/null || { echo "demo-cutover: curl is needed" >&2; exit 2; }
+addr=127.0.0.1:${TRANSIT_DEMO_SERVE_PORT:-8089}
+serve_pid=
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
+# read_all: GET every Track through serve (curl's [1-3503] range, one
+# connection); prints how many answers came from each store.
+read_all() {
+  curl -sf "http://$addr/v1/Track/[1-3503]" | grep -o '"source":"[a-z]*"' | sort | uniq -c
+}
+# show ID: one answer of serve.
+show() { printf '$ curl http://%s/v1/Track/%s\n' "$addr" "$1"; curl -sf "http://$addr/v1/Track/$1"; echo; }
 psql -X -q "$admin" -c 'DROP DATABASE IF EXISTS transit_demo_cutover WITH (FORCE)' -c 'CREATE DATABASE transit_demo_cutover'
 gunzip -kf examples/chinook/Chinook_Sqlite.sqlite.gz
 
@@ -43,16 +54,17 @@ expect 0 $t cutover $plan --entity Track --to shadow --reason "compare new with 
 step "3. Three differences injected into new (what shadow reads and verify must catch)"
 psql_ -c "UPDATE chinook.track SET name = name || ' (edited)' WHERE track_id IN (7, 77, 777)"
 
-step "4. Shadow reads"
-if $t serve --help >/dev/null 2>&1; then
-  # TODO(lead, after the dualread merge): start `transit serve $plan --addr
-  # 127.0.0.1:8089 --insecure-dev` in the background, read every Track
-  # (GET /v1/Track/1 … /v1/Track/3503), show that transit.shadow_mismatches
-  # holds exactly track_id 7, 77 and 777, and stop serve.
-  echo "transit serve is here: add the shadow reads (see the TODO in scripts/demo-cutover.sh)"
-else
-  echo "transit serve is not in this build yet (branch dualread): no shadow reads are recorded"
-fi
+step "4. Shadow reads: transit serve answers from old and compares new, field by field"
+$t serve $plan --addr "$addr" --insecure-dev >bin/demo-cutover-serve.log 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do curl -sf "http://$addr/readyz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://$addr/readyz" >/dev/null || { echo "demo-cutover: transit serve did not start; see bin/demo-cutover-serve.log" >&2; exit 1; }
+read_all
+sleep 2 # shadow counts are flushed to the ledger every second
+psql_ -c "SELECT entity, id, jsonb_array_elements_text(fields) AS field FROM transit.shadow_mismatches ORDER BY id"
+n=$(psql_ -Atc "SELECT string_agg(id, ',' ORDER BY id::int) FROM transit.shadow_mismatches WHERE entity = 'Track'")
+[ "$n" = "7,77,777" ] || { echo "demo-cutover: shadow mismatches are [$n], expected exactly 7,77,777" >&2; exit 1; }
+psql_ -c "SELECT entity, reads, mismatches FROM transit.shadow_stats"
 
 step "5. A gate refuses migrating and names each failure"
 expect 1 $t verify $plan --entity Track
@@ -61,24 +73,34 @@ expect 1 $t cutover $plan --entity Track --to migrating
 step "6. Repair, then a clean verify"
 expect 0 $t verify $plan --entity Track --repair
 expect 0 $t verify $plan --entity Track
-if $t serve --help >/dev/null 2>&1; then
-  # TODO(lead): read every Track through serve again so the shadow gate has
-  # its 500 reads, then: expect 0 $t cutover $plan --entity Track --to migrating --reason "gates pass"
-  expect 0 $t cutover $plan --entity Track --to migrating --dry-run
-else
-  $t cutover $plan --entity Track --to migrating --dry-run || true
-  expect 0 $t cutover $plan --entity Track --to migrating --force \
-    --reason "demo: shadow reads need transit serve, not merged yet; every other gate passes"
-fi
+# More shadow reads, now without a mismatch, until the rate falls under
+# 0.05% (serve samples every read but drops samples its queue cannot hold,
+# so how many rounds that takes depends on the machine).
+for round in 1 2 3 4 5 6; do
+  read_all
+  sleep 2
+  $t cutover $plan --entity Track --to migrating --dry-run >/dev/null 2>&1 && break
+done
+expect 0 $t cutover $plan --entity Track --to migrating --dry-run
+expect 0 $t cutover $plan --entity Track --to migrating --reason "gates pass"
 
 step "7. In migrating, records deleted from new come back through serve, ported"
-# TODO(lead): DELETE 20 Track rows from chinook.track, GET them through serve
-# (answered from old, ported), and show they are in chinook.track again.
-echo "(needs transit serve)"
+sleep 1 # serve follows the phase within 1 s
+psql_ -c "DELETE FROM chinook.playlist_track WHERE track_id BETWEEN 3001 AND 3020" \
+      -c "DELETE FROM chinook.invoice_line WHERE track_id BETWEEN 3001 AND 3020" \
+      -c "DELETE FROM chinook.track WHERE track_id BETWEEN 3001 AND 3020"
+echo "20 tracks deleted from new: $(psql_ -Atc 'SELECT count(*) FROM chinook.track WHERE track_id BETWEEN 3001 AND 3020') left"
+show 3001
+curl -sf "http://$addr/v1/Track/[3001-3020]" | grep -o '"source":"[a-z]*","ported":true' | sort | uniq -c
+n=$(psql_ -Atc 'SELECT count(*) FROM chinook.track WHERE track_id BETWEEN 3001 AND 3020')
+echo "tracks 3001-3020 in new again: $n"
+[ "$n" = 20 ] || { echo "demo-cutover: $n of 20 deleted tracks were ported back" >&2; exit 1; }
 
 step "8. Rollback: one phase back, at once; readers follow within 1 s"
 expect 0 $t rollback $plan --entity Track --reason "demo: back to shadow"
-# TODO(lead): with serve running, show its next answer comes from old.
+sleep 1
+show 1
+curl -sf "http://$addr/v1/Track/1" | grep -q '"phase":"shadow","source":"old"' || { echo "demo-cutover: serve did not follow the rollback within 1 s" >&2; exit 1; }
 expect 0 $t status $plan
 step "History (who, when, why, forced)"
 psql_ -c "SELECT id, entity, from_phase, to_phase, changed_by, changed_at, forced, reason FROM transit.phase_history ORDER BY id"

@@ -26,16 +26,10 @@ entities:
     checks: [ { not_null: [Email] }, { unique: [Email], severity: warn } ]
 `
 
-// shadowStats creates transit.shadow_stats as dualread's 008_shadow.sql
-// does (the contract), when that migration is not in this build.
-const shadowStats = `CREATE TABLE IF NOT EXISTS transit.shadow_stats (plan text, entity text, reads bigint,
-	mismatches bigint, since timestamptz, updated_at timestamptz, PRIMARY KEY (plan, entity))`
-
 func gatesFixture(t *testing.T) (*pgxpool.Pool, *plan.Plan) {
 	t.Helper()
 	url := testenv.Postgres(t)
 	pool := ledgerPool(t, url)
-	testenv.Exec(t, url, shadowStats)
 	p, err := plan.Parse("p.yaml", []byte(gatesPlan), nil)
 	if err != nil {
 		t.Fatal(err)

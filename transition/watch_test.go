@@ -178,7 +178,6 @@ func TestWatcherThroughPgbouncer(t *testing.T) {
 	d := reaches(t, w, "album", Shadow, start, time.Second)
 	t.Logf("through pgbouncer the change reached the watcher in %v", d)
 	// The gates' and status's queries work through the pooler too.
-	testenv.Exec(t, url, shadowStats)
 	p, err := plan.Parse("p.yaml", []byte(gatesPlan), nil)
 	if err != nil {
 		t.Fatal(err)

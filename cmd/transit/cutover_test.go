@@ -47,12 +47,6 @@ tables:
     to: main
 cutover: { max_lag: 1h, max_verify_age: 1h, max_mismatch_rate: 0.001, min_shadow_reads: 500 }
 `)
-	// The shadow statistics table is dualread's (008_shadow.sql); until
-	// that branch is merged, make it as the contract says.
-	testenv.Exec(t, target, `CREATE SCHEMA IF NOT EXISTS transit`,
-		`CREATE TABLE IF NOT EXISTS transit.shadow_stats (plan text, entity text, reads bigint,
-			mismatches bigint, since timestamptz, updated_at timestamptz, PRIMARY KEY (plan, entity))`)
-
 	// Before any run: the entity is unknown to the ledger and the plan
 	// names no entity (a tables: rule only), so the typo check refuses.
 	code, _, errOut := transitBin(t, "cutover", p, "--entity", "Track", "--to", "shadow")
