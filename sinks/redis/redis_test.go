@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,40 +12,10 @@ import (
 	"github.com/transitdb/transit/internal/testenv"
 )
 
+// client is testenv.Redis: a client and a key prefix of the test's own.
 func client(t testing.TB) (*goredis.Client, string) {
 	t.Helper()
-	addr := os.Getenv("TRANSIT_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	ctx := context.Background()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis is not available (CI is set, so this fails): %v", err)
-		}
-		t.Skipf("Redis is not available: %v", err)
-	}
-	prefix := testenv.Unique("transit_t") + ":"
-	t.Cleanup(func() {
-		var cursor uint64
-		for {
-			keys, next, err := c.Scan(ctx, cursor, prefix+"*", 1000).Result()
-			if err != nil {
-				break
-			}
-			if len(keys) > 0 {
-				c.Del(ctx, keys...)
-			}
-			if next == 0 {
-				break
-			}
-			cursor = next
-		}
-		c.Close()
-	})
-	return c, prefix
+	return testenv.Redis(t)
 }
 
 func writer(t testing.TB, c *goredis.Client, o Options) *Writer {

@@ -2,9 +2,7 @@ package mysql
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -26,30 +24,12 @@ func serverURL() string { return testenv.MySQLAdminURL() }
 // unreachable, unless CI is set.
 func testDB(tb testing.TB) (*sql.DB, string) {
 	tb.Helper()
-	cfg, err := ParseURL(serverURL())
+	u, _ := testenv.MySQL(tb)
+	cfg, err := ParseURL(u)
 	if err != nil {
-		tb.Fatalf("TRANSIT_TEST_MYSQL_URL: %v", err)
+		tb.Fatalf("test database URL: %v", err)
 	}
-	cfg.DBName = ""
 	cfg.MultiStatements = false
-	admin := sql.OpenDB(must(mysql.NewConnector(cfg)))
-	tb.Cleanup(func() { admin.Close() })
-	ctx := context.Background()
-	if err := admin.PingContext(ctx); err != nil {
-		testenv.Unavailable(tb, "MySQL/MariaDB at "+Redact(serverURL()), err)
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	name := "transit_t_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"); err != nil {
-		tb.Fatalf("create database: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	cfg.DBName = name
 	db := sql.OpenDB(must(mysql.NewConnector(cfg)))
 	tb.Cleanup(func() { db.Close() })
 	return db, cfg.FormatDSN()
