@@ -59,7 +59,7 @@ type env struct {
 
 // newEnv makes a logical database with shop.customer (n rows) and the
 // plan of one redis feed of it.
-func newEnv(t testing.TB, n int, feedYAML string) *env {
+func newEnv(t testing.TB, n int, feedYAML string, tune ...func(*feeds.Options)) *env {
 	t.Helper()
 	e := &env{url: testenv.LogicalPostgres(t)}
 	e.rdb, e.prefix = redisClient(t)
@@ -100,7 +100,11 @@ feeds:
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err = feeds.Open(ctx, p, spec, e.l, e.set, target, feeds.Options{Log: testLog(t), ChunkRows: 500, CatchupIdle: 300 * time.Millisecond, StatusInterval: 100 * time.Millisecond})
+	opts := feeds.Options{Log: testLog(t), ChunkRows: 500, CatchupIdle: 300 * time.Millisecond, StatusInterval: 100 * time.Millisecond}
+	for _, fn := range tune {
+		fn(&opts)
+	}
+	f, err = feeds.Open(ctx, p, spec, e.l, e.set, target, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
