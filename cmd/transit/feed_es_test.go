@@ -96,6 +96,19 @@ func TestFeedRebuildKilledES(t *testing.T) {
 		cmd, out := startTransit(t, bin, "feed", "rebuild", planPath, "--feed", "cs")
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
+		// Kill once the rebuild has started (the ledger names its
+		// phase), at a random moment of it.
+		started := make(chan struct{})
+		go func() {
+			defer close(started)
+			for i := 0; i < 500; i++ {
+				if pgScalar(t, url, `SELECT coalesce(max(rebuild_phase), '') FROM transit.feeds`) != "" {
+					time.Sleep(time.Duration(rand.IntN(1500)) * time.Millisecond)
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
 		select {
 		case err := <-done:
 			if err != nil {
@@ -103,7 +116,7 @@ func TestFeedRebuildKilledES(t *testing.T) {
 			}
 			t.Logf("rebuild finished before its kill (attempt %d)", attempt)
 			attempt = 99 // done: the alias moved
-		case <-time.After(time.Duration(200+rand.IntN(1200)) * time.Millisecond):
+		case <-started:
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			kills++
