@@ -222,7 +222,7 @@ func TestRebuildThenRunRedis(t *testing.T) {
 	equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
 	st := e.feed.Status(ctx, 0)
 	// Events count the documents applied: 21 distinct IDs when the four
-	// transactions arrive as one batch (id 2 is among 1..10), 23 when not
+	// transactions arrive as one batch (id 2 is among 1..10), 23 when not.
 	if st.Generation != redissink.Generation || st.Events < 21 || st.Position == "0/0" {
 		t.Fatalf("status: %+v", st)
 	}
