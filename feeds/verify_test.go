@@ -144,3 +144,35 @@ func TestVerifyDocuments(t *testing.T) {
 		t.Fatalf("an invoice changed without a stream: %v %s", err, feeds.Summary(rep, 5))
 	}
 }
+
+// TestVerifyKeyWithoutID: a Redis key under the feed's prefix that holds
+// no id field (written by someone else) is reported extra under the ID its
+// key names, and re-feeding that ID deletes it.
+func TestVerifyKeyWithoutID(t *testing.T) {
+	e := newEnv(t, 3, `    from: main.customer
+    to: cache
+    key: "PREFIXc:{id}"
+`)
+	ctx := context.Background()
+	if _, err := e.feed.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.rdb.HSet(ctx, e.prefix+"c:777", "name", "no id field")
+	rep, err := e.feed.Compare(ctx, redissink.Generation, 10)
+	if err != nil || rep.Extra != 1 || strings.Join(rep.RepairIDs(), ",") != "777" {
+		t.Fatalf("compare: %v %s", err, feeds.Summary(rep, 5))
+	}
+	k, err := e.feed.ParseID("777")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.feed.Refeed(ctx, redissink.Generation, []record.Key{k}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.rdb.Exists(ctx, e.prefix+"c:777").Result(); n != 0 {
+		t.Fatal("the key without an id field is still there after the repair")
+	}
+	if rep, err = e.feed.Compare(ctx, redissink.Generation, 10); err != nil || !rep.Consistent() {
+		t.Fatalf("after the repair: %v %s", err, feeds.Summary(rep, 5))
+	}
+}
