@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -88,6 +89,14 @@ func checkFeedVerify(t *testing.T, planPath, feed string, inject func()) {
 	code, out, errOut = transitRun(t, "feed", "status", planPath, "--feed", feed)
 	if code != 0 {
 		t.Fatalf("status: %d %s %s", code, out, errOut)
+	}
+	mustContain(t, out, "equal: 50 documents")
+	// --no-verify switches without the compare: the last verify stays.
+	if code, out, errOut = transitRun(t, "feed", "rebuild", planPath, "--feed", feed, "--no-verify"); code != 0 {
+		t.Fatalf("rebuild --no-verify: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut = transitRun(t, "feed", "status", planPath, "--feed", feed); code != 0 || regexp.MustCompile(`rebuild \S+: equal`).MatchString(out) {
+		t.Fatalf("status after rebuild --no-verify: %d %s %s", code, out, errOut)
 	}
 	mustContain(t, out, "equal: 50 documents")
 }
