@@ -139,7 +139,18 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 			return res, fmt.Errorf("feed %s: ready %s: %w", f.Name(), gen, err)
 		}
 		if f.opts.Verify != nil {
-			if err := f.opts.Verify(ctx, f, gen); err != nil {
+			err := f.opts.Verify(ctx, f, gen)
+			// Changes committed while the catch-up ended or the compare
+			// ran are in flight, not wrong: catch up again and compare
+			// again before calling it a difference.
+			for retry := 0; err != nil && errors.Is(err, ErrDiffers) && retry < 2 && ctx.Err() == nil; retry++ {
+				log.Info("verify before the switch found differences; catching up and comparing again", "err", err)
+				if _, cerr := f.catchup(ctx, gen, names); cerr != nil {
+					return res, cerr
+				}
+				err = f.opts.Verify(ctx, f, gen)
+			}
+			if err != nil {
 				_ = l.RecordVerify(context.WithoutCancel(ctx), f.Plan.Name, f.Name(), "rebuild "+gen+": "+err.Error())
 				return res, fmt.Errorf("feed %s: verify %s before the switch: %w (readers stay on the old generation)", f.Name(), gen, err)
 			}

@@ -28,12 +28,13 @@ import (
 func init() { extraCommands = append(extraCommands, newFeedCmd) }
 
 type feedOptions struct {
-	feeds   []string
-	until   string
-	output  string
-	warnWAL string
-	metrics string
-	verbose bool
+	feeds    []string
+	until    string
+	output   string
+	warnWAL  string
+	metrics  string
+	verbose  bool
+	noVerify bool
 }
 
 func newFeedCmd() *cobra.Command {
@@ -63,11 +64,13 @@ same command again).`,
 		Short: "Build a fresh generation (index / keyspace) from PostgreSQL, catch it up, verify, then switch readers atomically",
 		Long: `Build a fresh generation of each named feed: a new replication slot first
 (so no change is missed), the chunked backfill, a catch-up from the slot,
-then one atomic switch of readers (an Elasticsearch alias; a Redis feed is
-rebuilt in place, see README). Killed at any point, readers stay where
+a compare of the new generation with PostgreSQL (a difference keeps readers
+where they are; --no-verify skips it), then one atomic switch of readers (an
+Elasticsearch alias; a Redis feed is rebuilt in place, see README). Killed at any point, readers stay where
 they were and the same command resumes the rebuild.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return feedRebuild(cmd, args[0], o) },
 	}, "feed to rebuild (repeatable; default every feed)")
+	rebuild.Flags().BoolVar(&o.noVerify, "no-verify", false, "switch without comparing the new generation with PostgreSQL first (faster for a big first build; run transit verify --feed later)")
 	run := add(&cobra.Command{
 		Use:   "run PLAN [--feed F]...",
 		Short: "Keep feeds current from PostgreSQL's logical replication until stopped (or --until)",
@@ -215,7 +218,11 @@ func feedRebuild(cmd *cobra.Command, path string, o feedOptions) error {
 	log := newLogger(stderr, false, o.verbose)
 	stop, sigCode, release := signals(cmd.Context(), stderr)
 	defer release()
-	e, err := openFeeds(stop, path, o, false, log, feeds.Options{Workers: 3, Verify: verifyHook})
+	hook := verifyHook
+	if o.noVerify {
+		hook = nil
+	}
+	e, err := openFeeds(stop, path, o, false, log, feeds.Options{Workers: 3, Verify: hook})
 	if err != nil {
 		return err
 	}

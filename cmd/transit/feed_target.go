@@ -48,9 +48,10 @@ func openTarget(ctx context.Context, p *plan.Plan, set *stores.Set, spec *plan.F
 }
 
 // verifyHook compares a rebuilt generation with PostgreSQL before the
-// switch. TODO(lead, at the merge of feedcheck): call feeds/feedverify
-// here and return an error naming the differences; nil skips the check.
-var verifyHook func(ctx context.Context, f *feeds.Feed, gen string) error
+// switch (feeds/feedverify): a difference keeps readers on the old
+// generation, with an error naming the counts and the first differences;
+// the rebuild records the outcome in the ledger as the last verify.
+var verifyHook = feeds.VerifyBeforeSwitch
 
 // openElasticsearch builds the Target of an Elasticsearch feed: the alias
 // and its generations, the mapping derived from the feed's PostgreSQL

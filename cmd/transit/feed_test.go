@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/transitdb/transit/internal/estest"
 	"github.com/transitdb/transit/internal/testenv"
 )
 
@@ -30,6 +31,14 @@ func TestMain(m *testing.M) {
 // feedSetup makes a logical database with shop.customer (n rows), a Redis
 // key prefix, and a plan with one Redis feed of the table.
 func feedSetup(t *testing.T, n int) (url, prefix, planPath string, rdb *goredis.Client) {
+	t.Helper()
+	return feedSetupES(t, n, "")
+}
+
+// feedSetupES is feedSetup, and when esURL is set a second feed "cs" of
+// the table into alias customers of the Elasticsearch (test double) at
+// esURL.
+func feedSetupES(t *testing.T, n int, esURL string) (url, prefix, planPath string, rdb *goredis.Client) {
 	t.Helper()
 	url = testenv.LogicalPostgres(t)
 	rdb = goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
@@ -47,7 +56,7 @@ func feedSetup(t *testing.T, n int) (url, prefix, planPath string, rdb *goredis.
 	testenv.Exec(t, url, `CREATE SCHEMA shop`,
 		`CREATE TABLE shop.customer (id int PRIMARY KEY, name text NOT NULL, email text, score numeric(8,2))`,
 		fmt.Sprintf(`INSERT INTO shop.customer SELECT g, 'name '||g, 'c'||g||'@x.org', g/4.0 FROM generate_series(1, %d) g`, n))
-	planPath = writePlan(t, fmt.Sprintf(`version: 1
+	text := fmt.Sprintf(`version: 1
 name: %s
 stores:
   main: { kind: postgres, url: %q, schema: shop }
@@ -57,8 +66,16 @@ feeds:
     from: main.customer
     to: cache
     key: "%sc:{id}"
-`, testenv.Unique("fp"), url, prefix))
+`, testenv.Unique("fp"), url, prefix)
+	if esURL != "" {
+		text = strings.Replace(text, "feeds:\n", fmt.Sprintf("  search: { kind: elasticsearch, url: %q }\nfeeds:\n", esURL), 1) +
+			"  cs:\n    from: main.customer\n    to: search.customers\n    id: [id]\n"
+	}
+	planPath = writePlan(t, text)
 	t.Cleanup(func() { _, _, _ = transitRun(t, "feed", "drop", planPath, "--feed", "cust") })
+	if esURL != "" {
+		t.Cleanup(func() { _, _, _ = transitRun(t, "feed", "drop", planPath, "--feed", "cs") })
+	}
 	return url, prefix, planPath, rdb
 }
 
@@ -170,12 +187,15 @@ func writer(t *testing.T, url string, stop <-chan struct{}, n int, done *atomic.
 }
 
 // TestFeedRunSIGKILL: while a writer changes PostgreSQL throughout, feed
-// run is killed with SIGKILL at random moments 12 times and started again;
-// at the end the Redis keyspace equals PostgreSQL (acceptance 2, Redis).
+// run (two feeds: a Redis keyspace and an index of the Elasticsearch test
+// double) is killed with SIGKILL at random moments 12 times and started
+// again; at the end the Redis keyspace equals PostgreSQL and transit verify
+// --feed exits 0 for both feeds (acceptance 2).
 func TestFeedRunSIGKILL(t *testing.T) {
 	bin := transitBinary(t)
-	url, prefix, planPath, rdb := feedSetup(t, 500)
-	if out, err := exec.Command(bin, "feed", "rebuild", planPath, "--feed", "cust").CombinedOutput(); err != nil {
+	esURL, _ := estest.Start(t)
+	url, prefix, planPath, rdb := feedSetupES(t, 500, esURL)
+	if out, err := exec.Command(bin, "feed", "rebuild", planPath).CombinedOutput(); err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
 	sameRows(t, pgRows(t, url), redisRows(t, rdb, prefix))
@@ -218,8 +238,13 @@ func TestFeedRunSIGKILL(t *testing.T) {
 		t.Fatalf("the writer made only %d changes", changes.Load())
 	}
 	sameRows(t, pgRows(t, url), redisRows(t, rdb, prefix))
+	for _, feed := range []string{"cust", "cs"} {
+		if code, out, errOut := transitRun(t, "verify", planPath, "--feed", feed); code != 0 {
+			t.Fatalf("verify --feed %s after %d kills: exit %d\n%s\n%s", feed, kills, code, out, errOut)
+		}
+	}
 
-	code, out, errOut := transitRun(t, "feed", "status", planPath, "--output", "json")
+	code, out, errOut := transitRun(t, "feed", "status", planPath, "--output", "json", "--feed", "cust")
 	if code != 0 {
 		t.Fatalf("status: %d %s %s", code, out, errOut)
 	}
@@ -234,8 +259,8 @@ func TestFeedRunSIGKILL(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "of WAL no longer held") {
 		t.Fatalf("drop: %d %s %s", code, out, errOut)
 	}
-	if n := pgScalar(t, url, `SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`); n != "0" {
-		t.Fatalf("%s slots left after drop", n)
+	if n := pgScalar(t, url, `SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`); n != "1" {
+		t.Fatalf("%s slots left after dropping one of two feeds, want 1", n)
 	}
 }
 

@@ -28,6 +28,7 @@ type verifyOptions struct {
 	repairDeletes bool
 	output        string
 	lag           time.Duration
+	feeds         []string
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -62,6 +63,12 @@ Results are kept in the ledger (transit.verify_runs, transit.verify_diffs).
 
 In a nightly job: transit run plan.yaml && transit verify --since-last plan.yaml
 
+--feed F compares a feed's current Elasticsearch index or Redis keyspace
+with PostgreSQL instead (missing, extra and changed documents with their
+fields); with --repair it re-feeds exactly the differing documents from
+PostgreSQL (deleting those PostgreSQL has no row for) and compares again.
+The outcome is the feed's last verify in transit feed status.
+
 Exit codes: 0 consistent; 1 differences found (and not all repaired); 2
 usage, plan or connection error, or a verify that could not finish (its
 partial results are marked incomplete, never consistent).`,
@@ -74,6 +81,7 @@ partial results are marked incomplete, never consistent).`,
 	f.BoolVar(&o.repair, "repair", false, "re-port the records that differ, then verify them again")
 	f.BoolVar(&o.repairDeletes, "repair-deletes", false, "with --repair: also delete records that exist only in new")
 	f.StringVar(&o.output, "output", "", `output format: "" (table) or "json" (one object per line)`)
+	f.StringArrayVar(&o.feeds, "feed", nil, "verify this feed's current index / keyspace against PostgreSQL instead of entities (repeatable; see transit feed)")
 	f.DurationVar(&o.lag, "lag", 0, "rows whose version is younger than this are in flight: looked at again before being reported (default: the entity's lag)")
 	return cmd
 }
@@ -85,6 +93,9 @@ func runVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 	}
 	if o.repairDeletes && !o.repair {
 		return fail(exitUsage, errors.New("--repair-deletes goes with --repair"))
+	}
+	if len(o.feeds) > 0 {
+		return runFeedVerify(cmd, path, o)
 	}
 	log := newLogger(stderr, o.output == "json", false)
 	stop, sigCode, release := signals(cmd.Context(), stderr)

@@ -42,6 +42,8 @@ func DocID(vals []any) string {
 
 func idText(v any) string {
 	switch x := v.(type) {
+	case nil:
+		return "" // as feeds.Text: a NULL id part is empty
 	case string:
 		return x
 	case []byte:
@@ -145,6 +147,7 @@ type QuerySource struct {
 	query string
 	batch int
 	cols  []record.Column
+	path  string // search_path the query runs with: the schema, then public
 }
 
 // NewQuery returns a QuerySource: query takes $1, an array of the id
@@ -153,7 +156,32 @@ func NewQuery(pool *pgxpool.Pool, schema, table, id, query string) (*QuerySource
 	if id == "" || query == "" {
 		return nil, errors.New("feedverify: query source needs an id column and a query")
 	}
-	return &QuerySource{pool: pool, src: postgres.New(pool, schema), table: table, id: id, query: query, batch: 1000}, nil
+	path := "public"
+	if schema != "" && schema != "public" {
+		path = pgx.Identifier{schema}.Sanitize() + ", public"
+	}
+	return &QuerySource{pool: pool, src: postgres.New(pool, schema), table: table, id: id, query: query, batch: 1000, path: path}, nil
+}
+
+// run runs the documents query in a read-only transaction whose
+// search_path is the store's schema, as the feed engine runs it (the
+// query names its tables unqualified), and hands fn the rows.
+func (s *QuerySource) run(ctx context.Context, fn func(pgx.Rows) error, args ...any) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('search_path', $1, true)", s.path); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, s.query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if err := fn(rows); err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	})
 }
 
 // Columns runs the query for no ID and describes its result columns.
@@ -169,18 +197,17 @@ func (s *QuerySource) Columns(ctx context.Context) ([]record.Column, error) {
 	if idCol == nil {
 		return nil, fmt.Errorf("table %s has no column %q", s.table, s.id)
 	}
-	rows, err := s.pool.Query(ctx, s.query, emptyArray(idCol.Type))
+	var cols []record.Column
+	err = s.run(ctx, func(rows pgx.Rows) error {
+		fds := rows.FieldDescriptions()
+		cols = make([]record.Column, len(fds))
+		for i, fd := range fds {
+			cols[i] = oidColumn(fd.Name, fd.DataTypeOID)
+		}
+		return nil
+	}, emptyArray(idCol.Type))
 	if err != nil {
 		return nil, fmt.Errorf("documents query: %w", err)
-	}
-	fds := rows.FieldDescriptions()
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("documents query: %w", err)
-	}
-	cols := make([]record.Column, len(fds))
-	for i, fd := range fds {
-		cols[i] = oidColumn(fd.Name, fd.DataTypeOID)
 	}
 	s.cols = cols
 	return cols, nil
@@ -225,21 +252,19 @@ func (s *QuerySource) Docs(ctx context.Context, fn func([]doc.Doc) error) error 
 			}
 			arg = ids
 		}
-		rows, err := s.pool.Query(ctx, s.query, pgx.QueryResultFormats{pgx.TextFormatCode}, arg)
-		if err != nil {
-			return fmt.Errorf("documents query: %w", err)
-		}
-		defer rows.Close()
 		var docs []doc.Doc
-		for rows.Next() {
-			raw := rows.RawValues()
-			f := make(map[string]any, len(cols))
-			for i, c := range cols {
-				f[c.Name] = textValue(c, raw[i])
+		err := s.run(ctx, func(rows pgx.Rows) error {
+			for rows.Next() {
+				raw := rows.RawValues()
+				f := make(map[string]any, len(cols))
+				for i, c := range cols {
+					f[c.Name] = textValue(c, raw[i])
+				}
+				docs = append(docs, doc.Doc{ID: DocID([]any{f[s.id]}), Fields: f})
 			}
-			docs = append(docs, doc.Doc{ID: DocID([]any{f[s.id]}), Fields: f})
-		}
-		if err := rows.Err(); err != nil {
+			return rows.Err()
+		}, pgx.QueryResultFormats{pgx.TextFormatCode}, arg)
+		if err != nil {
 			return fmt.Errorf("documents query: %w", err)
 		}
 		return fn(docs)

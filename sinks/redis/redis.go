@@ -290,7 +290,9 @@ while a <= nargv do
       if not tomb or tomb < v then
         redis.call('SET', tk, v, 'PX', tombttl)
       end
-      if c then
+      -- A key without a version (not written by transit) goes too: it
+      -- is under the feed's keys, and verify --repair deletes it this way.
+      if c or redis.call('EXISTS', key) == 1 then
         redis.call('DEL', key)
         r = 1
       end

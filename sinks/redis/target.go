@@ -120,6 +120,12 @@ func (t *Target) Scan(ctx context.Context, gen string, fn func([]doc.Doc) error)
 			if t.id != nil {
 				d.ID = t.id(d.Fields)
 			}
+			if d.ID == "" {
+				// A key holding no id field (written by someone else):
+				// what follows the prefix names it, so verify reports it
+				// as extra and --repair can delete it.
+				d.ID = strings.TrimPrefix(e.Key, t.prefix)
+			}
 			docs = append(docs, d)
 		}
 		return fn(docs)
