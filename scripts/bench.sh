@@ -29,7 +29,7 @@
 #           (bench/employees-limits.yaml: huge rows_per_second, a throttle
 #           query that never fires, breakers) against the plain move,
 #           alternating BENCH_LIMITS_ROUNDS times; the border's overhead
-#   feeds   (issue 9, acceptance 5) bench/feeds.yaml: `transit feed rebuild`
+#   feeds   (issue 9, acceptance 5) bench/feeds.yaml: `transit feed rebuild --no-verify`
 #           of BENCH_FEED_ROWS rows into Redis (rows/s, target >= 200k) and
 #           into the Elasticsearch test double (docs/s, client side); the
 #           Redis rebuild's peak RSS at a quarter and at the full size
@@ -855,7 +855,7 @@ bench_deletes() {
 
 FEED_PLAN=bench/feeds.yaml
 # The Elasticsearch test double's standalone main (essink's; see its README).
-ESTEST_PKG=${ESTEST_PKG:-./internal/estest/cmd/estest}
+ESTEST_PKG=${ESTEST_PKG:-./internal/estest/cmd/estest-server}
 
 # feed_rows N: table feedbench.feedrows with N rows (a narrow table: id,
 # name, city, n, price numeric, created timestamptz), replaced.
@@ -875,7 +875,7 @@ redis_del() {
 # REBUILD_OK, REBUILD_WALL, REBUILD_RSS.
 feed_rebuild() {
   local name=$1 feed=$2
-  timed "$name" "$TRANSIT" feed rebuild "$FEED_PLAN" --feed "$feed"
+  timed "$name" "$TRANSIT" feed rebuild "$FEED_PLAN" --feed "$feed" --no-verify
   REBUILD_WALL=$TIMED_WALL REBUILD_RSS=$TIMED_RSS REBUILD_OK=1
   if [ "$TIMED_RC" != 0 ]; then
     REBUILD_OK=0; FAILED=1
