@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -254,15 +252,6 @@ func TestLoadShedding(t *testing.T) {
 	wg.Wait()
 }
 
-func chromium() string {
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestStatusPageInChromium (acceptance 4): /status, rendered by headless
 // Chromium, shows each entity's phase and lag; the screenshot is kept in
 // the test's temp dir.
@@ -291,51 +280,13 @@ func TestStatusPageInChromium(t *testing.T) {
 	if !bytes.Contains(page, []byte(`http-equiv="refresh"`)) {
 		t.Error("/status does not refresh itself")
 	}
-	bin := chromium()
-	if bin == "" {
-		testenv.Unavailable(t, "chromium (renders /status)", exec.ErrNotFound)
-	}
-	dir := t.TempDir()
-	shot := filepath.Join(dir, "status.png")
-	run := func(extra ...string) []byte {
-		args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + filepath.Join(dir, "profile")}, extra...)
-		args = append(args, hs.URL+"/status")
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("chromium %v: %v\n%s", extra, err, stderr.String())
-		}
-		return stdout.Bytes()
-	}
-	run("--screenshot="+shot, "--window-size=1280,600")
-	fh, err := os.Open(shot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	img, err := png.Decode(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nonWhite := 0
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 2 {
-		for x := b.Min.X; x < b.Max.X; x += 2 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			if r < 0xf000 || g < 0xf000 || bl < 0xf000 {
-				nonWhite++
-			}
-		}
-	}
+	br := testenv.Chromium(t, "/status", hs.URL+"/status")
+	shot, nonWhite := br.Screenshot(1280, 600)
 	if nonWhite < 1000 {
 		t.Errorf("screenshot looks blank: %d non-white pixels sampled", nonWhite)
 	}
 	t.Logf("screenshot: %s", shot)
-	dom := string(run("--dump-dom"))
+	dom := br.DOM()
 	for _, want := range []string{
 		`<tr data-entity="orders">`, `data-phase="migrating">migrating</span>`, `data-lag="2.5">2.5s</td>`,
 		`<tr data-entity="order_lines">`, `data-phase="shadow">shadow</span>`, `data-lag="61">1m1s</td>`,
