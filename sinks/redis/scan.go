@@ -25,10 +25,21 @@ type Entry struct {
 // hands each key to fn once). A key that expires or is deleted between
 // SCAN and its read is left out.
 func (w *Writer) Scan(ctx context.Context, prefix string, count int, fn func([]Entry) error) error {
+	return w.scan(ctx, prefix, count, make(map[string]struct{}), fn)
+}
+
+// scanRepeating is Scan without the set of keys already seen: memory is
+// one batch, whatever the keyspace's size, and a key may reach fn twice.
+// For work that is idempotent per key (the rebuild's sweep).
+func (w *Writer) scanRepeating(ctx context.Context, prefix string, count int, fn func([]Entry) error) error {
+	return w.scan(ctx, prefix, count, nil, fn)
+}
+
+// scan walks the keys as Scan says; seen, when not nil, drops repeats.
+func (w *Writer) scan(ctx context.Context, prefix string, count int, seen map[string]struct{}, fn func([]Entry) error) error {
 	if count <= 0 {
 		count = 1000
 	}
-	seen := make(map[string]struct{})
 	pattern := escapeGlob(prefix) + "*"
 	var cursor uint64
 	for {
@@ -41,10 +52,12 @@ func (w *Writer) Scan(ctx context.Context, prefix string, count int, fn func([]E
 			if strings.HasSuffix(k, TombSuffix) {
 				continue
 			}
-			if _, dup := seen[k]; dup {
-				continue
+			if seen != nil {
+				if _, dup := seen[k]; dup {
+					continue
+				}
+				seen[k] = struct{}{}
 			}
-			seen[k] = struct{}{}
 			batch = append(batch, k)
 		}
 		if len(batch) > 0 {

@@ -141,7 +141,7 @@ func (t *Target) Sweep(ctx context.Context, gen string, version uint64) (int, er
 		return 0, err
 	}
 	n := 0
-	err := t.w.Scan(ctx, t.prefix, 1000, func(es []Entry) error {
+	err := t.w.scanRepeating(ctx, t.prefix, 1000, func(es []Entry) error {
 		var stale []string
 		for _, e := range es {
 			if e.Version < version {
