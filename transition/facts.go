@@ -208,14 +208,17 @@ func lastAudit(ctx context.Context, pool *pgxpool.Pool, planName, entity string)
 	return &a, nil
 }
 
-// UnresolvedRejects counts the rows of entity that runs of plan rejected
+// UnresolvedRejects counts the rows of entity that runs of plan (or on-demand
+// ports, run 0) rejected
 // and that no later clean verify covers: a verify that finds the entity
 // consistent proves every old row arrived in new, whatever was rejected
 // before it started. Rejects recorded since then are unresolved.
 func UnresolvedRejects(ctx context.Context, pool *pgxpool.Pool, planName, entity string) (int64, error) {
 	var n int64
-	err := pool.QueryRow(ctx, `SELECT count(*) FROM transit.rejects j JOIN transit.runs r ON r.id = j.run_id
-		WHERE r.plan = $1 AND j.entity = $2
+	// Rejects of the plan's runs, and those of on-demand ports (dualread
+	// records them under run 0, which belongs to no plan).
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM transit.rejects j LEFT JOIN transit.runs r ON r.id = j.run_id
+		WHERE (r.plan = $1 OR j.run_id = 0) AND j.entity = $2
 		  AND j.created_at > COALESCE((SELECT max(started_at) FROM transit.verify_runs
 		        WHERE plan = $1 AND NOT incomplete AND summary->'entities'->$2->>'status' = 'consistent'
 		          AND NOT COALESCE((summary->'entities'->$2->>'incomplete')::boolean, false)), '-infinity')`,

@@ -128,8 +128,9 @@ func TestGatesRefuseThenPass(t *testing.T) {
 	if st, _ := Get(ctx, pool, "shop", "customer"); st.Phase != Shadow {
 		t.Fatalf("a dry run moved the phase to %s", st.Phase)
 	}
-	// A reject after the clean verify is unresolved again.
-	exec(t, pool, `INSERT INTO transit.rejects (run_id, entity, key, reason) VALUES (1, 'customer', '[8]', 'too long')`)
+	// A reject after the clean verify is unresolved again, also one an
+	// on-demand port recorded (dualread: run 0, no run of any plan).
+	exec(t, pool, `INSERT INTO transit.rejects (run_id, entity, key, reason) VALUES (0, 'customer', '[8]', 'too long')`)
 	if res, err = Forward(ctx, pool, p, "customer", Migrating, StepOptions{}); err != nil || res.Applied || names(res.Gates, false) != "rejects" {
 		t.Fatalf("a new reject: %+v %v", res, err)
 	}
