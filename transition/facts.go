@@ -209,8 +209,8 @@ func lastAudit(ctx context.Context, pool *pgxpool.Pool, planName, entity string)
 }
 
 // UnresolvedRejects counts the rows of entity that runs of plan (or on-demand
-// ports, run 0) rejected
-// and that no later clean verify covers: a verify that finds the entity
+// ports, run 0) rejected and that no later clean verify covers: a verify
+// that finds the entity
 // consistent proves every old row arrived in new, whatever was rejected
 // before it started. Rejects recorded since then are unresolved.
 func UnresolvedRejects(ctx context.Context, pool *pgxpool.Pool, planName, entity string) (int64, error) {
