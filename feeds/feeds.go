@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -181,50 +180,9 @@ func sortedKeys(m map[string]string) []string {
 	return ks
 }
 
-// DocID renders a document ID from the values of the id columns: each as
-// text, joined with ':' (a ':' or '\' inside a value is escaped with '\').
-func DocID(values []any) string {
-	var b strings.Builder
-	for i, v := range values {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		s := Text(v)
-		if strings.ContainsAny(s, `:\`) {
-			s = strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s)
-		}
-		b.WriteString(s)
-	}
-	return b.String()
-}
-
-// Text renders one value as an ID part: integers in decimal, times in
-// RFC 3339 UTC, bytes as they are.
-func Text(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case int32:
-		return strconv.FormatInt(int64(x), 10)
-	case int16:
-		return strconv.FormatInt(int64(x), 10)
-	case int:
-		return strconv.Itoa(x)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case fmt.Stringer:
-		return x.String()
-	}
-	return fmt.Sprint(v)
-}
+// DocID renders a document ID from the values of the id columns
+// (doc.ID: one rule for the engine and feed verify).
+func DocID(values []any) string { return doc.ID(values) }
 
 // docID renders the ID of fields.
 func (f *Feed) docID(fields map[string]any) string {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -20,42 +18,8 @@ import (
 )
 
 // DocID renders a document ID from the values of the feed's id columns:
-// each value as text, joined with ':', with ':' and '\' inside a value
-// escaped by '\' (the feed engine's rule, feeds.DocID; kept here so this
-// package does not import the engine).
-func DocID(vals []any) string {
-	var b strings.Builder
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		s := idText(v)
-		for j := 0; j < len(s); j++ {
-			if s[j] == ':' || s[j] == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(s[j])
-		}
-	}
-	return b.String()
-}
-
-func idText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "" // as feeds.Text: a NULL id part is empty
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	default:
-		return fmt.Sprint(x)
-	}
-}
+// doc.ID, the rule the feed engine writes IDs with.
+func DocID(vals []any) string { return doc.ID(vals) }
 
 // TableSource yields one document per row of a PostgreSQL table: the id
 // columns make the ID, the fields are the listed columns (all columns
@@ -248,7 +212,7 @@ func (s *QuerySource) Docs(ctx context.Context, fn func([]doc.Doc) error) error 
 		default:
 			ids := make([]string, len(b.Rows))
 			for i, r := range b.Rows {
-				ids[i] = idText(r[0])
+				ids[i] = doc.IDPart(r[0])
 			}
 			arg = ids
 		}
