@@ -61,6 +61,13 @@ type env struct {
 // plan of one redis feed of it.
 func newEnv(t testing.TB, n int, feedYAML string, tune ...func(*feeds.Options)) *env {
 	t.Helper()
+	return newEnvWith(t, n, feedYAML, nil, tune...)
+}
+
+// newEnvWith is newEnv running the statements setup after making the
+// tables and before opening the feed.
+func newEnvWith(t testing.TB, n int, feedYAML string, setup []string, tune ...func(*feeds.Options)) *env {
+	t.Helper()
 	e := &env{url: testenv.LogicalPostgres(t)}
 	e.rdb, e.prefix = redisClient(t)
 	testenv.Exec(t, e.url, `CREATE SCHEMA shop`,
@@ -69,6 +76,9 @@ func newEnv(t testing.TB, n int, feedYAML string, tune ...func(*feeds.Options)) 
 		`ALTER TABLE shop.invoice REPLICA IDENTITY FULL`,
 		fmt.Sprintf(`INSERT INTO shop.customer SELECT g, 'name '||g, 'c'||g||'@x.org', g/4.0 FROM generate_series(1, %d) g`, n),
 		fmt.Sprintf(`INSERT INTO shop.invoice SELECT g, 1 + g %% %d, g FROM generate_series(1, %d) g`, max(n, 1), 2*n))
+	if len(setup) > 0 {
+		testenv.Exec(t, e.url, setup...)
+	}
 	src := fmt.Sprintf(`version: 1
 name: %s
 stores:

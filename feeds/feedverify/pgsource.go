@@ -218,13 +218,18 @@ func (s *QuerySource) Docs(ctx context.Context, fn func([]doc.Doc) error) error 
 		}
 		var docs []doc.Doc
 		err := s.run(ctx, func(rows pgx.Rows) error {
+			idOID := rows.FieldDescriptions()[idx].DataTypeOID
 			for rows.Next() {
 				raw := rows.RawValues()
 				f := make(map[string]any, len(cols))
 				for i, c := range cols {
 					f[c.Name] = textValue(c, raw[i])
 				}
-				docs = append(docs, doc.Doc{ID: DocID([]any{f[s.id]}), Fields: f})
+				id, err := idValue(rows.Conn().TypeMap(), idOID, raw[idx], f[s.id])
+				if err != nil {
+					return fmt.Errorf("id %q: %w", raw[idx], err)
+				}
+				docs = append(docs, doc.Doc{ID: DocID([]any{id}), Fields: f})
 			}
 			return rows.Err()
 		}, pgx.QueryResultFormats{pgx.TextFormatCode}, arg)
@@ -233,6 +238,31 @@ func (s *QuerySource) Docs(ctx context.Context, fn func([]doc.Doc) error) error 
 		}
 		return fn(docs)
 	})
+}
+
+// idValue is the id column's value as the feed engine sees it when it
+// renders the ID: the engine reads the documents query in binary, so a
+// date or time id is a time.Time there (RFC 3339 in the ID), not
+// PostgreSQL's text ("2024-03-01 10:02:01+00"). Other types' text is the
+// same on both sides.
+func idValue(m *pgtype.Map, oid uint32, raw []byte, text any) (any, error) {
+	switch oid {
+	case pgtype.TimestamptzOID, pgtype.TimestampOID, pgtype.DateOID:
+	default:
+		return text, nil
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	t, ok := m.TypeForOID(oid)
+	if !ok {
+		return text, nil
+	}
+	v, err := t.Codec.DecodeValue(m, oid, pgx.TextFormatCode, raw)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // textValue is a value PostgreSQL sent as text: NULL is nil, bytea
