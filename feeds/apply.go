@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/transitdb/transit/feeds/pgrepl"
+	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks/doc"
 )
@@ -164,7 +165,8 @@ func (f *Feed) truncate(ctx context.Context, gen string, version uint64) (int, e
 
 // write writes docs into gen, retrying the whole call on errors (writes
 // are versioned, so a repeat changes nothing). Rejected documents are
-// logged one by one with their ID and reason.
+// logged one by one with their ID and reason and recorded in
+// transit.rejects (run ledger.NoRun, entity RejectEntity).
 func (f *Feed) write(ctx context.Context, gen string, docs []doc.Doc) (int, error) {
 	if len(docs) == 0 {
 		return 0, nil
@@ -179,8 +181,19 @@ func (f *Feed) write(ctx context.Context, gen string, docs []doc.Doc) (int, erro
 		return 0, fmt.Errorf("feed %s: write %s: %w", f.Name(), gen, err)
 	}
 	for _, rj := range res.Rejects {
-		f.log.Error("document rejected", "generation", gen, "id", docIDOf(docs, rj.Row), "reason", rj.Reason)
+		id := docIDOf(docs, rj.Row)
+		f.log.Error("document rejected", "generation", gen, "id", id, "reason", rj.Reason)
+		var payload map[string]any
+		if rj.Row >= 0 && rj.Row < len(docs) {
+			payload = docs[rj.Row].Fields
+		}
+		// Recorded before the caller's checkpoint moves past it, so a
+		// refused document is never only in a log line.
+		if err := f.Ledger.RecordReject(ctx, ledger.NoRun, f.RejectEntity(), record.Key{id}, rj.Reason, payload); err != nil {
+			return 0, fmt.Errorf("feed %s: %w", f.Name(), err)
+		}
 	}
+	f.rejected.Add(int64(len(res.Rejects)))
 	return res.Written, nil
 }
 

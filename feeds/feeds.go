@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,7 +78,16 @@ type Feed struct {
 	cols   []string // columns of a table-form document
 	opts   Options
 	log    *slog.Logger
+
+	// rejected counts the documents the Target refused outside the
+	// backfill (stream, catch-up, repair) since Open.
+	rejected atomic.Int64
 }
+
+// RejectEntity is the entity under which transit.rejects holds the
+// documents the feed's stream refused (run_id ledger.NoRun); a rebuild's
+// backfill records its own under its port run, entity the feed's name.
+func (f *Feed) RejectEntity() string { return f.Plan.Name + "/feed/" + f.Name() }
 
 // ErrNotBuilt says a feed has no generation yet (run feed rebuild).
 var ErrNotBuilt = errors.New("the feed has not been built yet")

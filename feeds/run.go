@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/transitdb/transit/feeds/pgrepl"
+	"github.com/transitdb/transit/ledger"
 )
 
 // errSlotChanged: a rebuild switched the feed to another slot.
@@ -47,6 +48,9 @@ const DefaultWarnWAL = 1 << 30
 // after that confirmed to PostgreSQL, so a restart resumes exactly (a
 // replay is a no-op). A feed never built is rebuilt first; when a rebuild
 // switches the feed to a new slot, Run follows it and drops the old one.
+// Documents the store refuses are logged and recorded in transit.rejects;
+// a run that reaches Until after refusals returns an error wrapping
+// ErrRejects.
 func (f *Feed) Run(ctx context.Context, o RunOptions) error {
 	if o.Idle <= 0 {
 		o.Idle = 10 * time.Second
@@ -57,6 +61,7 @@ func (f *Feed) Run(ctx context.Context, o RunOptions) error {
 	if o.Poll <= 0 {
 		o.Poll = 2 * time.Second
 	}
+	rejected0 := f.rejected.Load()
 	for {
 		st, err := f.Ledger.Feed(ctx, f.Plan.Name, f.Name())
 		if err != nil {
@@ -74,6 +79,12 @@ func (f *Feed) Run(ctx context.Context, o RunOptions) error {
 			f.log.Info("a rebuild switched the feed; following it", "old_slot", st.Slot)
 			f.dropSlot(ctx, pgrepl.Names{Slot: st.Slot, Publication: st.Publication}, 5*time.Second)
 			continue
+		}
+		if n := f.rejected.Load() - rejected0; err == nil && n > 0 {
+			// Up to date, but not everything made it: the scheduler of
+			// a nightly run must hear of it.
+			return fmt.Errorf("feed %s: %d documents %w by the store during the run (transit.rejects, run_id %d, entity %q)",
+				f.Name(), n, ErrRejects, ledger.NoRun, f.RejectEntity())
 		}
 		return err
 	}

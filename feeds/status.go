@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/transitdb/transit/feeds/pgrepl"
+	"github.com/transitdb/transit/ledger"
 )
 
 // Status is what feed status shows of one feed.
@@ -20,6 +21,7 @@ type Status struct {
 	LagSeconds  float64   `json:"lag_seconds"`
 	Active      bool      `json:"active"` // a feed run streams from the slot now
 	Events      int64     `json:"events"`
+	Rejects     int64     `json:"rejects"`              // documents the store refused outside a backfill (transit.rejects)
 	Rebuilding  string    `json:"rebuilding,omitempty"` // generation being built
 	Phase       string    `json:"rebuild_phase,omitempty"`
 	LastRebuild time.Time `json:"last_rebuild,omitzero"`
@@ -47,6 +49,9 @@ func (f *Feed) Status(ctx context.Context, warnWAL int64) Status {
 	s.Rebuilding, s.Phase = st.RebuildGen, st.RebuildPhase
 	s.LastRebuild, s.RebuildMsg, s.LastVerify, s.VerifyMsg = st.LastRebuild, st.RebuildMsg, st.LastVerify, st.VerifyMsg
 	s.Position = pglogrepl.LSN(st.Confirmed).String()
+	if _, n, err := f.Ledger.Rejects(ctx, ledger.NoRun, f.RejectEntity(), 0); err == nil {
+		s.Rejects = n
+	}
 	if st.Slot == "" {
 		s.Warning = "not built yet: run transit feed rebuild (or feed run)"
 		return s

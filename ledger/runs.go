@@ -729,3 +729,28 @@ func nullJSON(b []byte) any {
 	}
 	return string(b)
 }
+
+// NoRun is the run_id of rejects that belong to no run: records refused
+// by an on-demand port (dualread) or by a feed's stream (feed run, a
+// rebuild's catch-up, verify --repair).
+const NoRun = 0
+
+// RecordReject records one refused record outside a run's batches: under
+// run runID (NoRun for none) and entity, keyed by key, with the reason and
+// the payload (JSON). A second reject of the same key replaces the first.
+func (l *Ledger) RecordReject(ctx context.Context, runID int64, entity string, key record.Key, reason string, payload any) error {
+	k, err := encodeKey(key)
+	if err != nil {
+		return err
+	}
+	pj, err := json.Marshal(payload)
+	if err != nil {
+		pj = []byte(`{"error":"payload not encodable"}`)
+	}
+	if _, err := l.Pool.Exec(ctx, `INSERT INTO transit.rejects (run_id, entity, key, reason, payload) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (run_id, entity, key) DO UPDATE SET reason = EXCLUDED.reason, payload = EXCLUDED.payload, created_at = now()`,
+		runID, entity, k, reason, pj); err != nil {
+		return fmt.Errorf("ledger: record reject: %w", err)
+	}
+	return nil
+}

@@ -283,7 +283,7 @@ func feedRun(cmd *cobra.Command, path string, o feedOptions) error {
 		go func() {
 			defer wg.Done()
 			errs[i] = f.Run(ctx, feeds.RunOptions{Until: until, WarnWAL: e.warnAt})
-			if errs[i] != nil && ctx.Err() == nil {
+			if errs[i] != nil && ctx.Err() == nil && !errors.Is(errs[i], feeds.ErrRejects) {
 				cancel() // one feed failing stops the others: the exit code says so
 			}
 		}()
@@ -292,10 +292,18 @@ func feedRun(cmd *cobra.Command, path string, o feedOptions) error {
 	if stop.Err() != nil {
 		return fail(sigCode(), errors.New("interrupted; positions saved. Run the same command again to resume"))
 	}
+	var rejected error
 	for i, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
+		switch {
+		case err == nil || errors.Is(err, context.Canceled):
+		case errors.Is(err, feeds.ErrRejects):
+			rejected = errors.Join(rejected, err)
+		default:
 			return fail(exitUsage, fmt.Errorf("feed %s: %w", e.feeds[i].Name(), err))
 		}
+	}
+	if rejected != nil {
+		return fail(exitProblem, rejected)
 	}
 	return nil
 }
@@ -352,6 +360,10 @@ func writeFeedStatus(stdout, stderr io.Writer, sts []feeds.Status, jsonOut bool)
 		}
 		if s.Warning != "" {
 			fmt.Fprintf(stderr, "WARNING: feed %s: %s (slot %s holds %d bytes of WAL)\n", s.Feed, s.Warning, s.Slot, s.LagBytes)
+		}
+		if s.Rejects > 0 {
+			fmt.Fprintf(stderr, "WARNING: feed %s: the store refused %d documents outside a rebuild's backfill; they are in transit.rejects (run_id %d); transit verify --feed %s --repair re-feeds them\n",
+				s.Feed, s.Rejects, ledger.NoRun, s.Feed)
 		}
 	}
 }
