@@ -395,6 +395,6 @@ func deletesInterrupted(t *testing.T, sig syscall.Signal) {
 }
 
 func runBin(bin string, args ...string) (string, error) {
-	out, err := osexec.Command(bin, args...).CombinedOutput()
+	out, err := transitOutput(bin, args...)
 	return string(out), err
 }

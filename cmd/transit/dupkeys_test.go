@@ -261,7 +261,7 @@ func TestDuplicateKeysKillAndResume(t *testing.T) {
 	plan := dupEventsPlan(t, murl, purl)
 	killRepeatedly(t, 6, 150, 400, []string{bin, "run", plan, "--workers", "2", "--chunk-rows", "5000", "--output", "json"},
 		func() { testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE") }, nil)
-	if out, err := exec.Command(bin, "run", plan, "--workers", "2", "--chunk-rows", "5000").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "run", plan, "--workers", "2", "--chunk-rows", "5000"); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 	checkDupEvents(t, purl, n, distinct)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,7 +44,7 @@ func TestFeedRebuildKilledES(t *testing.T) {
 		fmt.Sprintf(`INSERT INTO shop.customer SELECT g, 'name '||g, 'c'||g||'@x.org', g/4.0 FROM generate_series(1, %d) g`, n))
 	esURL, _ := estest.Start(t)
 	planPath := esFeedPlan(t, url, esURL)
-	if out, err := exec.Command(bin, "feed", "rebuild", planPath, "--feed", "cs").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "feed", "rebuild", planPath, "--feed", "cs"); err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
 	if got := aliasIndexes(t, esURL, "customers"); strings.Join(got, ",") != "customers_v1" {
@@ -129,7 +128,7 @@ func TestFeedRebuildKilledES(t *testing.T) {
 			}
 		}
 	}
-	if out, err := exec.Command(bin, "feed", "rebuild", planPath, "--feed", "cs").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "feed", "rebuild", planPath, "--feed", "cs"); err != nil {
 		t.Fatalf("final rebuild: %v\n%s", err, out)
 	} else {
 		t.Logf("final rebuild: %s", out)

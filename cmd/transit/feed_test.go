@@ -195,7 +195,7 @@ func TestFeedRunSIGKILL(t *testing.T) {
 	bin := transitBinary(t)
 	esURL, _ := estest.Start(t)
 	url, prefix, planPath, rdb := feedSetupES(t, 500, esURL)
-	if out, err := exec.Command(bin, "feed", "rebuild", planPath).CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "feed", "rebuild", planPath); err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
 	sameRows(t, pgRows(t, url), redisRows(t, rdb, prefix))
@@ -228,7 +228,7 @@ func TestFeedRunSIGKILL(t *testing.T) {
 	}
 	until := time.Now().UTC().Format(time.RFC3339Nano)
 	t0 := time.Now()
-	if out, err := exec.Command(bin, "feed", "run", planPath, "--until", until).CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "feed", "run", planPath, "--until", until); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	} else {
 		t.Logf("final run took %s:\n%s", time.Since(t0), out)
@@ -272,7 +272,7 @@ func TestFeedRunSIGKILL(t *testing.T) {
 func TestFeedRebuildKilled(t *testing.T) {
 	bin := transitBinary(t)
 	url, prefix, planPath, rdb := feedSetup(t, 3000)
-	if out, err := exec.Command(bin, "feed", "rebuild", planPath, "--feed", "cust").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "feed", "rebuild", planPath, "--feed", "cust"); err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
 	// Changes no stream applies (no feed run): only the rebuild brings
@@ -317,11 +317,28 @@ func TestFeedRebuildKilled(t *testing.T) {
 			}
 		}
 	}
-	if out, err := exec.Command(bin, "feed", "rebuild", planPath, "--feed", "cust").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "feed", "rebuild", planPath, "--feed", "cust"); err != nil {
 		t.Fatalf("final rebuild: %v\n%s", err, out)
 	}
 	sameRows(t, pgRows(t, url), redisRows(t, rdb, prefix))
 	if n := pgScalar(t, url, `SELECT count(*) FROM pg_replication_slots WHERE database = current_database()`); n != "1" {
 		t.Fatalf("%s slots after the rebuilds, want 1 (old ones dropped)", n)
 	}
+}
+
+// transitOutput runs the transit binary like exec.Command(...).CombinedOutput
+// but with a deadline: a child still running after 4 minutes gets SIGQUIT,
+// so the failure shows where its goroutines stood instead of the whole
+// package timing out with nothing to read.
+func transitOutput(bin string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("still running after 4 minutes (SIGQUIT sent; its stacks are in the output): %w", err)
+	}
+	return out, err
 }

@@ -112,7 +112,7 @@ func TestKillAndResumeThroughPgbouncer(t *testing.T) {
 	if !killed {
 		t.Fatal("no kill landed")
 	}
-	if out, err := exec.Command(bin, "run", plan, "--workers", "2").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "run", plan, "--workers", "2"); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 	sameOrders(t, db, direct)

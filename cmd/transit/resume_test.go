@@ -139,11 +139,11 @@ func TestKillAndResume(t *testing.T) {
 			}
 		})
 	t.Logf("20 kills over %d backfill(s)", backfills)
-	if out, err := exec.Command(bin, "run", plan, "--workers", "2").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "run", plan, "--workers", "2"); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 	// Rows changed behind the backfill's cursor arrive with the catch-up.
-	if out, err := exec.Command(bin, "run", plan).CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "run", plan); err != nil {
 		t.Fatalf("catch-up run: %v\n%s", err, out)
 	}
 	sameOrders(t, db, purl)
@@ -176,7 +176,7 @@ func TestKillWhileCutting(t *testing.T) {
 `)
 	killRepeatedly(t, 8, 50, 200, []string{bin, "run", plan, "--workers", "3", "--chunk-rows", "2500", "--output", "json"},
 		func() { testenv.Exec(t, purl, "DROP SCHEMA shop CASCADE", "DROP SCHEMA transit CASCADE") }, nil)
-	if out, err := exec.Command(bin, "run", plan, "--workers", "3").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "run", plan, "--workers", "3"); err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 	sameOrders(t, db, purl)
@@ -299,7 +299,7 @@ func TestTerminateAndResume(t *testing.T) {
 	if n := pgScalar(t, purl, "SELECT count(*) FROM transit.chunks WHERE lease_owner IS NOT NULL"); n != "0" {
 		t.Errorf("%s leases still held after a clean stop", n)
 	}
-	if out, err := exec.Command(bin, "run", plan).CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "run", plan); err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}
 	sameOrders(t, db, purl)
@@ -392,12 +392,12 @@ func TestAbandonAfterInterrupt(t *testing.T) {
 	}
 	// A changed plan may not join the unfinished run: exit 2, saying why.
 	changed := ordersPlan(t, murl, purl, 700)
-	outb, err := exec.Command(bin, "run", changed).CombinedOutput()
+	outb, err := transitOutput(bin, "run", changed)
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Fatalf("changed plan over an unfinished run: %v, want exit 2\n%s", err, outb)
 	}
 	mustContain(t, string(outb), "still in progress with a different version of the plan", "--abandon")
-	if out, err := exec.Command(bin, "run", changed, "--abandon").CombinedOutput(); err != nil {
+	if out, err := transitOutput(bin, "run", changed, "--abandon"); err != nil {
 		t.Fatalf("run --abandon: %v\n%s", err, out)
 	}
 	sameOrders(t, db, purl)
@@ -484,7 +484,7 @@ func TestEntitySubsetJoinsARun(t *testing.T) {
 	if !strings.Contains(out.String(), "Resume with") {
 		t.Fatalf("no clean stop:\n%s", out.String())
 	}
-	o, err := exec.Command(bin, "run", plan, "--entity", "orders_nv").CombinedOutput()
+	o, err := transitOutput(bin, "run", plan, "--entity", "orders_nv")
 	if err != nil {
 		t.Fatalf("run --entity orders_nv: %v\n%s", err, o)
 	}
@@ -499,7 +499,7 @@ func TestEntitySubsetJoinsARun(t *testing.T) {
 	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders_nv"); n != "100000" {
 		t.Errorf("orders_nv holds %s rows", n)
 	}
-	if o, err := exec.Command(bin, "run", plan).CombinedOutput(); err != nil {
+	if o, err := transitOutput(bin, "run", plan); err != nil {
 		t.Fatalf("final run: %v\n%s", err, o)
 	}
 	if n := pgScalar(t, purl, "SELECT count(*) FROM shop.orders"); n != "100000" {

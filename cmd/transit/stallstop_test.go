@@ -57,7 +57,7 @@ entities:
 	}
 	t.Logf("stopped in %s\n%s", took, out.String())
 	proxy.Resume()
-	if o, err := exec.Command(bin, "run", plan).CombinedOutput(); err != nil {
+	if o, err := transitOutput(bin, "run", plan); err != nil {
 		t.Fatalf("resume: %v\n%s", err, o)
 	}
 	sameOrders(t, db, purl)
