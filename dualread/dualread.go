@@ -118,7 +118,9 @@ type Reader struct {
 	shadow    *shadowRecorder
 	metrics   *Metrics
 	log       *slog.Logger
-	abandoned atomic.Int64 // store calls still running past their deadline
+	abandoned atomic.Int64  // store calls still running past their deadline
+	newQueue  chan *readReq // reads of the new store waiting for a worker (coalesce.go)
+	coalesced atomic.Int64  // queries of the new store that answered more than one read
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -295,6 +297,7 @@ func newReader(ctx context.Context, p *plan.Plan, set *stores.Set, e *port.Entit
 	r.oldB = r.border(spec.FromStore)
 	r.newB = r.border(spec.ToStore)
 	r.shadow = newShadowRecorder(r)
+	r.startNewReaders()
 	return r, nil
 }
 
@@ -566,10 +569,16 @@ func (r *Reader) fetch(ctx context.Context, from Source, keys []record.Key) ([]*
 // old store's columns; the new store's are their targets), through the
 // store's border and with the per-call deadline.
 func (r *Reader) getRows(ctx context.Context, from Source, keys []record.Key) ([][]any, []record.Column, error) {
-	g, b, table, cols, key := r.oldGet, r.oldB, r.ent.Spec.FromTable, r.ent.Read, r.ent.Key
 	if from == FromNew {
-		g, b, table, cols, key = r.newGet, r.newB, r.ent.Target.Name, r.newCols, r.ent.Target.Key
+		// pgx honours contexts: no goroutine guard (see call), and
+		// concurrent reads share queries (coalesce.go).
+		rows, cols, err := r.getNew(ctx, keys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s from store %s: %w", r.entity, r.ent.Spec.ToStore, err)
+		}
+		return rows, cols, nil
 	}
+	g, b, table, cols, key := r.oldGet, r.oldB, r.ent.Spec.FromTable, r.ent.Read, r.ent.Key
 	var batch *record.Batch
 	err := r.through(ctx, b, func(ctx context.Context) error {
 		var err error
@@ -579,13 +588,9 @@ func (r *Reader) getRows(ctx context.Context, from Source, keys []record.Key) ([
 		return err
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s from store %s: %w", r.entity, map[Source]string{FromOld: r.ent.Spec.FromStore, FromNew: r.ent.Spec.ToStore}[from], err)
+		return nil, nil, fmt.Errorf("read %s from store %s: %w", r.entity, r.ent.Spec.FromStore, err)
 	}
-	rows := make([][]any, len(batch.Rows))
-	for i, row := range batch.Rows {
-		rows[i] = append([]any(nil), row...)
-	}
-	return rows, batch.Columns, nil
+	return copyRows(batch.Rows), batch.Columns, nil
 }
 
 // ErrBreakerOpen: the store's circuit breaker is open, so it is not asked.

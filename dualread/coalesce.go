@@ -1,0 +1,179 @@
+package dualread
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/transitdb/transit/record"
+)
+
+// Reads of the new store are coalesced: a few long-lived goroutines per
+// Reader (newReaders) run the queries, and each takes every read queued
+// while it was busy (up to maxCoalesce keys) into one query. An idle
+// Reader sends a read at once (no timer, so no added latency); under load
+// one round trip and one query plan serve many reads, which is what the
+// hit path's throughput is made of. Each read keeps its own deadline and
+// its own context, and gets its own rows.
+const (
+	newReaders  = 4
+	maxCoalesce = 64
+)
+
+// readReq is one read waiting for a worker.
+type readReq struct {
+	ctx  context.Context
+	keys []record.Key
+	done chan readRes // buffered: a worker never waits for the reader
+}
+
+type readRes struct {
+	rows [][]any
+	cols []record.Column
+	err  error
+}
+
+// startNewReaders starts the goroutines that read the new store; they end
+// when the Reader is closed.
+func (r *Reader) startNewReaders() {
+	r.newQueue = make(chan *readReq, 1024)
+	for range newReaders {
+		go r.newWorker()
+	}
+}
+
+// getNew reads keys from the new store through the workers, waiting at
+// most the per-call deadline (or ctx).
+func (r *Reader) getNew(ctx context.Context, keys []record.Key) ([][]any, []record.Column, error) {
+	req := &readReq{ctx: ctx, keys: keys, done: make(chan readRes, 1)}
+	t := time.NewTimer(r.opts.timeout)
+	defer t.Stop()
+	expired := func() error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w after %v", context.DeadlineExceeded, r.opts.timeout)
+	}
+	select {
+	case r.newQueue <- req:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case <-t.C:
+		return nil, nil, expired()
+	case <-r.closed:
+		return nil, nil, ErrClosed
+	}
+	select {
+	case res := <-req.done:
+		return res.rows, res.cols, res.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case <-t.C:
+		return nil, nil, expired()
+	case <-r.closed:
+		return nil, nil, ErrClosed
+	}
+}
+
+// newWorker is one worker: it waits for a read, takes the reads queued
+// behind it, and answers them all with one query.
+func (r *Reader) newWorker() {
+	var batch []*readReq
+	for {
+		batch = batch[:0]
+		select {
+		case req := <-r.newQueue:
+			batch = append(batch, req)
+		case <-r.closed:
+			return
+		}
+		n := len(batch[0].keys)
+	more:
+		for n < maxCoalesce {
+			select {
+			case req := <-r.newQueue:
+				batch = append(batch, req)
+				n += len(req.keys)
+			default:
+				break more
+			}
+		}
+		r.answer(batch, n)
+		clear(batch)
+	}
+}
+
+// answer runs one query for the reads of batch (n keys in all) and gives
+// each its rows.
+func (r *Reader) answer(batch []*readReq, n int) {
+	// Reads whose caller has gone are not asked for.
+	live := batch[:0]
+	n = 0
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.done <- readRes{err: err}
+			continue
+		}
+		live = append(live, req)
+		n += len(req.keys)
+	}
+	if len(live) == 0 {
+		return
+	}
+	keys := live[0].keys
+	if len(live) > 1 {
+		keys = make([]record.Key, 0, n)
+		for _, req := range live {
+			keys = append(keys, req.keys...)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.opts.timeout)
+	var b *record.Batch
+	err := r.through(ctx, r.newB, func(ctx context.Context) error {
+		var err error
+		b, err = r.newGet.Get(ctx, r.ent.Target.Name, r.newCols, r.ent.Target.Key, keys)
+		return err
+	})
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w after %v: %w", context.DeadlineExceeded, r.opts.timeout, err)
+	}
+	cancel()
+	if err != nil {
+		for _, req := range live {
+			req.done <- readRes{err: err}
+		}
+		return
+	}
+	if len(live) == 1 {
+		live[0].done <- readRes{rows: copyRows(b.Rows), cols: b.Columns}
+		return
+	}
+	r.coalesced.Add(1)
+	// Match rows to reads by the canonical text of their key values, as
+	// fetch does.
+	kc := make([]record.Column, len(r.ent.KeyIdx))
+	for i, ix := range r.ent.KeyIdx {
+		kc[i] = b.Columns[ix]
+	}
+	byKey := make(map[string][]any, len(b.Rows))
+	for _, row := range b.Rows {
+		byKey[canonicalKey(kc, r.rowKey(row))] = row
+	}
+	for _, req := range live {
+		var rows [][]any
+		for _, k := range req.keys {
+			if row, ok := byKey[canonicalKey(r.keyCols, k)]; ok {
+				rows = append(rows, append([]any(nil), row...))
+			}
+		}
+		req.done <- readRes{rows: rows, cols: b.Columns}
+	}
+}
+
+func copyRows(in [][]any) [][]any {
+	rows := make([][]any, len(in))
+	for i, row := range in {
+		rows[i] = append([]any(nil), row...)
+	}
+	return rows
+}
