@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/transitdb/transit/border"
@@ -121,6 +122,7 @@ type Reader struct {
 	abandoned atomic.Int64  // store calls still running past their deadline
 	newQueue  chan *readReq // reads of the new store waiting for a worker (coalesce.go)
 	coalesced atomic.Int64  // queries of the new store that answered more than one read
+	byPhase   sync.Map      // phase → *phaseMetrics
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -341,6 +343,10 @@ func (r *Reader) KeyTargets() []string {
 	return out
 }
 
+// Columns names the fields of the records this Reader returns (the new
+// store's column names), in the new store's order.
+func (r *Reader) Columns() []string { return append([]string(nil), r.newCols...) }
+
 // Phase is the entity's phase now.
 func (r *Reader) Phase() string { return r.opts.phases.Phase(r.entity) }
 
@@ -398,12 +404,19 @@ func (r *Reader) GetMany(ctx context.Context, ids []record.Key) ([]*Record, erro
 	phase := r.Phase()
 	t0 := time.Now()
 	out, err := r.read(ctx, phase, keys)
-	r.metrics.latency.WithLabelValues(r.entity, phase).Observe(time.Since(t0).Seconds())
+	pm := r.phaseMetrics(phase)
+	pm.latency.Observe(time.Since(t0).Seconds())
 	for _, rec := range out {
-		if rec != nil {
+		switch {
+		case rec == nil && err == nil:
+			pm.none.Inc()
+		case rec == nil:
+		case rec.Source == FromNew:
+			pm.fromNew.Inc()
+		case rec.Source == FromOld:
+			pm.fromOld.Inc()
+		default:
 			r.metrics.requests.WithLabelValues(r.entity, phase, string(rec.Source)).Inc()
-		} else if err == nil {
-			r.metrics.requests.WithLabelValues(r.entity, phase, "none").Inc()
 		}
 	}
 	if err != nil {
@@ -697,4 +710,26 @@ func keyString(k record.Key) string {
 		return fmt.Sprint(k)
 	}
 	return string(b)
+}
+
+// phaseMetrics are the collectors a read in one phase counts into, looked
+// up once instead of by label values on every read.
+type phaseMetrics struct {
+	latency                prometheus.Observer
+	fromOld, fromNew, none prometheus.Counter
+}
+
+func (r *Reader) phaseMetrics(phase string) *phaseMetrics {
+	if pm, ok := r.byPhase.Load(phase); ok {
+		return pm.(*phaseMetrics)
+	}
+	m := r.metrics
+	pm := &phaseMetrics{
+		latency: m.latency.WithLabelValues(r.entity, phase),
+		fromOld: m.requests.WithLabelValues(r.entity, phase, string(FromOld)),
+		fromNew: m.requests.WithLabelValues(r.entity, phase, string(FromNew)),
+		none:    m.requests.WithLabelValues(r.entity, phase, "none"),
+	}
+	v, _ := r.byPhase.LoadOrStore(phase, pm)
+	return v.(*phaseMetrics)
 }
