@@ -43,6 +43,7 @@ type readRes struct {
 // when the Reader is closed.
 func (r *Reader) startNewReaders() {
 	r.newQueue = make(chan *readReq, 1024)
+	r.newSlots = make(chan struct{}, newReaders)
 	for range newReaders {
 		go r.newWorker()
 	}
@@ -51,6 +52,21 @@ func (r *Reader) startNewReaders() {
 // getNew reads keys from the new store through the workers, waiting at
 // most the per-call deadline (or ctx).
 func (r *Reader) getNew(ctx context.Context, keys []record.Key) ([][]any, []record.Column, error) {
+	select {
+	case r.newSlots <- struct{}{}:
+		if len(r.newQueue) == 0 {
+			// A query slot is free and no read waits: ask in this
+			// goroutine, with no hand-over to a worker and back.
+			b, err := r.queryNew(ctx, keys)
+			<-r.newSlots
+			if err != nil {
+				return nil, nil, err
+			}
+			return copyRows(b.Rows), b.Columns, nil
+		}
+		<-r.newSlots
+	default:
+	}
 	req := &readReq{ctx: ctx, keys: keys, done: make(chan readRes, 1)}
 	t := time.NewTimer(r.opts.timeout)
 	defer t.Stop()
@@ -93,6 +109,14 @@ func (r *Reader) newWorker() {
 		case <-r.closed:
 			return
 		}
+		// At most newReaders queries at once, the workers' and those of
+		// readers that found a slot free (getNew).
+		select {
+		case r.newSlots <- struct{}{}:
+		case <-r.closed:
+			batch[0].done <- readRes{err: ErrClosed}
+			return
+		}
 		n := len(batch[0].keys)
 	more:
 		for n < maxCoalesce {
@@ -105,6 +129,7 @@ func (r *Reader) newWorker() {
 			}
 		}
 		r.answer(batch, n)
+		<-r.newSlots
 		clear(batch)
 	}
 }
@@ -133,17 +158,8 @@ func (r *Reader) answer(batch []*readReq, n int) {
 			keys = append(keys, req.keys...)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.opts.timeout)
-	var b *record.Batch
-	err := r.through(ctx, r.newB, func(ctx context.Context) error {
-		var err error
-		b, err = r.newGet.Get(ctx, r.ent.Target.Name, r.newCols, r.ent.Target.Key, keys)
-		return err
-	})
-	if err != nil && ctx.Err() != nil {
-		err = fmt.Errorf("%w after %v: %w", context.DeadlineExceeded, r.opts.timeout, err)
-	}
-	cancel()
+	// The query serves several callers: it runs on no caller's context.
+	b, err := r.queryNew(context.Background(), keys)
 	if err != nil {
 		for _, req := range live {
 			req.done <- readRes{err: err}
@@ -182,4 +198,22 @@ func copyRows(in [][]any) [][]any {
 		rows[i] = append([]any(nil), row...)
 	}
 	return rows
+}
+
+// queryNew asks the new store for keys, through its border, within the
+// per-call deadline. pgx honours the context, so no goroutine guards the
+// call (see call).
+func (r *Reader) queryNew(ctx context.Context, keys []record.Key) (*record.Batch, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.opts.timeout)
+	defer cancel()
+	var b *record.Batch
+	err := r.through(cctx, r.newB, func(ctx context.Context) error {
+		var err error
+		b, err = r.newGet.Get(ctx, r.ent.Target.Name, r.newCols, r.ent.Target.Key, keys)
+		return err
+	})
+	if err != nil && cctx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("%w after %v: %w", context.DeadlineExceeded, r.opts.timeout, err)
+	}
+	return b, err
 }

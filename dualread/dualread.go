@@ -121,6 +121,7 @@ type Reader struct {
 	log       *slog.Logger
 	abandoned atomic.Int64  // store calls still running past their deadline
 	newQueue  chan *readReq // reads of the new store waiting for a worker (coalesce.go)
+	newSlots  chan struct{} // one per query of the new store running
 	coalesced atomic.Int64  // queries of the new store that answered more than one read
 	byPhase   sync.Map      // phase → *phaseMetrics
 	closeOnce sync.Once
@@ -452,6 +453,23 @@ func (r *Reader) migrating(ctx context.Context, keys []record.Key) ([]*Record, e
 	out, err := r.fetch(ctx, FromNew, keys)
 	if err != nil {
 		return nil, err
+	}
+	if len(keys) == 1 {
+		// One ID (Get, every HTTP read): fall back in this goroutine.
+		if out[0] != nil {
+			return out, nil
+		}
+		k := keyString(keys[0])
+		if r.neg.has(k) {
+			r.metrics.negative.WithLabelValues(r.entity).Inc()
+			return out, nil
+		}
+		rec, err := r.fallback(ctx, keys[0], k)
+		if err != nil {
+			return out, err
+		}
+		out[0] = rec
+		return out, nil
 	}
 	var degraded error
 	var wg sync.WaitGroup
