@@ -128,18 +128,17 @@ func (r *Reader) newWorker() {
 				break more
 			}
 		}
-		r.answer(batch, n)
+		r.answer(batch)
 		<-r.newSlots
 		clear(batch)
 	}
 }
 
-// answer runs one query for the reads of batch (n keys in all) and gives
-// each its rows.
-func (r *Reader) answer(batch []*readReq, n int) {
+// answer runs one query for the reads of batch and gives each its rows.
+func (r *Reader) answer(batch []*readReq) {
 	// Reads whose caller has gone are not asked for.
 	live := batch[:0]
-	n = 0
+	n := 0
 	for _, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			req.done <- readRes{err: err}
