@@ -62,7 +62,8 @@ func (r *Reader) getNew(ctx context.Context, keys []record.Key) ([][]any, []reco
 			if err != nil {
 				return nil, nil, err
 			}
-			return copyRows(b.Rows), b.Columns, nil
+			// The store made these rows for this call alone.
+			return b.Rows, b.Columns, nil
 		}
 		<-r.newSlots
 	default:
@@ -166,7 +167,7 @@ func (r *Reader) answer(batch []*readReq) {
 		return
 	}
 	if len(live) == 1 {
-		live[0].done <- readRes{rows: copyRows(b.Rows), cols: b.Columns}
+		live[0].done <- readRes{rows: b.Rows, cols: b.Columns}
 		return
 	}
 	r.coalesced.Add(1)

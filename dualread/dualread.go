@@ -15,6 +15,7 @@
 //
 // Concurrent misses of one ID collapse into one fallback (singleflight); a
 // record missing in both stores is remembered as missing for a short time.
+// Concurrent reads of the new store share queries (see coalesce.go).
 // Every store call has a deadline and goes through the store's border
 // (circuit breaker, rate limit). A Reader holds no global state and is safe
 // for concurrent use.
