@@ -9,13 +9,15 @@ import (
 	"github.com/transitdb/transit/record"
 )
 
-// Reads of the new store are coalesced: a few long-lived goroutines per
-// Reader (newReaders) run the queries, and each takes every read queued
-// while it was busy (up to maxCoalesce keys) into one query. An idle
-// Reader sends a read at once (no timer, so no added latency); under load
-// one round trip and one query plan serve many reads, which is what the
-// hit path's throughput is made of. Each read keeps its own deadline and
-// its own context, and gets its own rows.
+// Reads of the new store are coalesced. At most newReaders queries of the
+// new store run at once per Reader (newSlots). A read that finds a slot
+// free and no read waiting asks at once in its own goroutine (no timer, no
+// hand-over: an idle Reader adds no latency). Otherwise it queues, and one
+// of newReaders long-lived workers takes it with every read queued behind
+// it (up to maxCoalesce keys) into one query as soon as a slot frees: under
+// load one round trip and one query plan serve many reads, which is what
+// the hit path's throughput is made of. Each read keeps its own deadline
+// and its own context, and gets its own rows.
 //
 // One worker per CPU, at least 2: on 2 cores, 16 closed-loop clients
 // (make bench, section serve, under a load average of 10) got 3,500-3,850
@@ -49,8 +51,8 @@ func (r *Reader) startNewReaders() {
 	}
 }
 
-// getNew reads keys from the new store through the workers, waiting at
-// most the per-call deadline (or ctx).
+// getNew reads keys from the new store, itself or through a worker,
+// waiting at most the per-call deadline (or ctx).
 func (r *Reader) getNew(ctx context.Context, keys []record.Key) ([][]any, []record.Column, error) {
 	select {
 	case r.newSlots <- struct{}{}:
