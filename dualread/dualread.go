@@ -15,6 +15,7 @@
 //
 // Concurrent misses of one ID collapse into one fallback (singleflight); a
 // record missing in both stores is remembered as missing for a short time.
+// Concurrent reads of the new store share queries (see coalesce.go).
 // Every store call has a deadline and goes through the store's border
 // (circuit breaker, rate limit). A Reader holds no global state and is safe
 // for concurrent use.
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/transitdb/transit/border"
@@ -118,7 +120,11 @@ type Reader struct {
 	shadow    *shadowRecorder
 	metrics   *Metrics
 	log       *slog.Logger
-	abandoned atomic.Int64 // store calls still running past their deadline
+	abandoned atomic.Int64  // store calls still running past their deadline
+	newQueue  chan *readReq // reads of the new store waiting for a worker (coalesce.go)
+	newSlots  chan struct{} // one per query of the new store running
+	coalesced atomic.Int64  // queries of the new store that answered more than one read
+	byPhase   sync.Map      // phase → *phaseMetrics
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -295,6 +301,7 @@ func newReader(ctx context.Context, p *plan.Plan, set *stores.Set, e *port.Entit
 	r.oldB = r.border(spec.FromStore)
 	r.newB = r.border(spec.ToStore)
 	r.shadow = newShadowRecorder(r)
+	r.startNewReaders()
 	return r, nil
 }
 
@@ -337,6 +344,10 @@ func (r *Reader) KeyTargets() []string {
 	}
 	return out
 }
+
+// Columns names the fields of the records this Reader returns (the new
+// store's column names), in the new store's order.
+func (r *Reader) Columns() []string { return append([]string(nil), r.newCols...) }
 
 // Phase is the entity's phase now.
 func (r *Reader) Phase() string { return r.opts.phases.Phase(r.entity) }
@@ -395,12 +406,19 @@ func (r *Reader) GetMany(ctx context.Context, ids []record.Key) ([]*Record, erro
 	phase := r.Phase()
 	t0 := time.Now()
 	out, err := r.read(ctx, phase, keys)
-	r.metrics.latency.WithLabelValues(r.entity, phase).Observe(time.Since(t0).Seconds())
+	pm := r.phaseMetrics(phase)
+	pm.latency.Observe(time.Since(t0).Seconds())
 	for _, rec := range out {
-		if rec != nil {
+		switch {
+		case rec == nil && err == nil:
+			pm.none.Inc()
+		case rec == nil:
+		case rec.Source == FromNew:
+			pm.fromNew.Inc()
+		case rec.Source == FromOld:
+			pm.fromOld.Inc()
+		default:
 			r.metrics.requests.WithLabelValues(r.entity, phase, string(rec.Source)).Inc()
-		} else if err == nil {
-			r.metrics.requests.WithLabelValues(r.entity, phase, "none").Inc()
 		}
 	}
 	if err != nil {
@@ -436,6 +454,23 @@ func (r *Reader) migrating(ctx context.Context, keys []record.Key) ([]*Record, e
 	out, err := r.fetch(ctx, FromNew, keys)
 	if err != nil {
 		return nil, err
+	}
+	if len(keys) == 1 {
+		// One ID (Get, every HTTP read): fall back in this goroutine.
+		if out[0] != nil {
+			return out, nil
+		}
+		k := keyString(keys[0])
+		if r.neg.has(k) {
+			r.metrics.negative.WithLabelValues(r.entity).Inc()
+			return out, nil
+		}
+		rec, err := r.fallback(ctx, keys[0], k)
+		if err != nil {
+			return out, err
+		}
+		out[0] = rec
+		return out, nil
 	}
 	var degraded error
 	var wg sync.WaitGroup
@@ -566,10 +601,16 @@ func (r *Reader) fetch(ctx context.Context, from Source, keys []record.Key) ([]*
 // old store's columns; the new store's are their targets), through the
 // store's border and with the per-call deadline.
 func (r *Reader) getRows(ctx context.Context, from Source, keys []record.Key) ([][]any, []record.Column, error) {
-	g, b, table, cols, key := r.oldGet, r.oldB, r.ent.Spec.FromTable, r.ent.Read, r.ent.Key
 	if from == FromNew {
-		g, b, table, cols, key = r.newGet, r.newB, r.ent.Target.Name, r.newCols, r.ent.Target.Key
+		// pgx honours contexts: no goroutine guard (see call), and
+		// concurrent reads share queries (coalesce.go).
+		rows, cols, err := r.getNew(ctx, keys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s from store %s: %w", r.entity, r.ent.Spec.ToStore, err)
+		}
+		return rows, cols, nil
 	}
+	g, b, table, cols, key := r.oldGet, r.oldB, r.ent.Spec.FromTable, r.ent.Read, r.ent.Key
 	var batch *record.Batch
 	err := r.through(ctx, b, func(ctx context.Context) error {
 		var err error
@@ -579,13 +620,9 @@ func (r *Reader) getRows(ctx context.Context, from Source, keys []record.Key) ([
 		return err
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s from store %s: %w", r.entity, map[Source]string{FromOld: r.ent.Spec.FromStore, FromNew: r.ent.Spec.ToStore}[from], err)
+		return nil, nil, fmt.Errorf("read %s from store %s: %w", r.entity, r.ent.Spec.FromStore, err)
 	}
-	rows := make([][]any, len(batch.Rows))
-	for i, row := range batch.Rows {
-		rows[i] = append([]any(nil), row...)
-	}
-	return rows, batch.Columns, nil
+	return copyRows(batch.Rows), batch.Columns, nil
 }
 
 // ErrBreakerOpen: the store's circuit breaker is open, so it is not asked.
@@ -692,4 +729,26 @@ func keyString(k record.Key) string {
 		return fmt.Sprint(k)
 	}
 	return string(b)
+}
+
+// phaseMetrics are the collectors a read in one phase counts into, looked
+// up once instead of by label values on every read.
+type phaseMetrics struct {
+	latency                prometheus.Observer
+	fromOld, fromNew, none prometheus.Counter
+}
+
+func (r *Reader) phaseMetrics(phase string) *phaseMetrics {
+	if pm, ok := r.byPhase.Load(phase); ok {
+		return pm.(*phaseMetrics)
+	}
+	m := r.metrics
+	pm := &phaseMetrics{
+		latency: m.latency.WithLabelValues(r.entity, phase),
+		fromOld: m.requests.WithLabelValues(r.entity, phase, string(FromOld)),
+		fromNew: m.requests.WithLabelValues(r.entity, phase, string(FromNew)),
+		none:    m.requests.WithLabelValues(r.entity, phase, "none"),
+	}
+	v, _ := r.byPhase.LoadOrStore(phase, pm)
+	return v.(*phaseMetrics)
 }

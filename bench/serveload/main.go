@@ -45,6 +45,7 @@ type config struct {
 	lo, hi                                               int
 	conns, rate                                          int
 	duration                                             time.Duration
+	closedOnly                                           bool
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&c.conns, "conns", 16, "concurrent workers (and connections)")
 	flag.IntVar(&c.rate, "rate", 5000, "paced rate, requests per second in total")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
+	flag.BoolVar(&c.closedOnly, "closed-only", false, "mode hit: only the closed loop through the server (for profiling)")
 	flag.Parse()
 	c.token = os.Getenv("TRANSIT_SERVE_TOKEN")
 	lo, hi, ok := strings.Cut(ids, ":")
@@ -244,11 +246,16 @@ func hit(c config) error {
 	// Warm both paths (connections, plans, caches).
 	warm := c
 	warm.duration = time.Second
-	closedLoop(warm, direct)
+	if !c.closedOnly {
+		closedLoop(warm, direct)
+	}
 	closedLoop(warm, viaServer)
 
 	h, took, errs := closedLoop(c, viaServer)
 	report("serve_closed_loop", h, took, errs, map[string]any{"conns": c.conns})
+	if c.closedOnly {
+		return nil
+	}
 	hd, took, errs := paced(c, direct)
 	report("direct_pgx_paced", hd, took, errs, map[string]any{"rate": c.rate})
 	hs, took, errs := paced(c, viaServer)

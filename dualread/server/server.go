@@ -70,6 +70,7 @@ type Server struct {
 	requests *prometheus.CounterVec
 	shed     prometheus.Counter
 	latency  *prometheus.HistogramVec
+	entities map[string]*entityServe
 }
 
 // New builds a Server.
@@ -100,6 +101,12 @@ func New(cfg Config) *Server {
 			Help: "Time to answer one read request, by entity and phase.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"entity", "phase"}),
 	}
 	cfg.Registry.MustRegister(s.requests, s.shed, s.latency)
+	s.entities = make(map[string]*entityServe, len(cfg.Readers))
+	for name, rd := range cfg.Readers {
+		if rd != nil {
+			s.entities[name] = newEntityServe(rd)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -172,8 +179,8 @@ type response struct {
 func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
 	entity := r.PathValue("entity")
-	rd := s.cfg.Readers[entity]
-	if rd == nil {
+	rd, es := s.cfg.Readers[entity], s.entities[entity]
+	if rd == nil || es == nil {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no entity " + strconv.Quote(entity) + " is served"})
 		return
 	}
@@ -191,8 +198,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		source = string(rec.Source)
-		out := response{Entity: entity, ID: id, Phase: phase, Source: source, Ported: rec.Ported, Record: jsonRecord(rec.Fields)}
-		writeJSON(w, code, out)
+		writeRecord(w, es, &response{Entity: entity, ID: id, Phase: phase, Source: source, Ported: rec.Ported}, rec.Fields)
 	case errors.Is(err, dualread.ErrNotFound):
 		code = http.StatusNotFound
 		writeJSON(w, code, map[string]any{"error": "not found", "entity": entity, "id": id, "phase": phase})
@@ -215,8 +221,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, code, map[string]any{"error": "store unavailable", "entity": entity, "phase": phase})
 	}
-	s.requests.WithLabelValues(entity, phase, source, strconv.Itoa(code)).Inc()
-	s.latency.WithLabelValues(entity, phase).Observe(time.Since(t0).Seconds())
+	s.count(es, entity, phase, source, code, time.Since(t0))
 }
 
 // idOf reads the ID from the path (one-column keys) or from the query,
@@ -246,16 +251,19 @@ func idOf(r *http.Request, rd *dualread.Reader) ([]any, error) {
 func jsonRecord(f map[string]any) map[string]any {
 	out := make(map[string]any, len(f))
 	for k, v := range f {
-		switch x := v.(type) {
-		case time.Time:
-			out[k] = x.Format(time.RFC3339Nano)
-		case record.Invalid:
-			out[k] = map[string]string{"invalid": x.Reason, "raw": x.Raw}
-		default:
-			out[k] = v
-		}
+		out[k] = recordValue(v)
 	}
 	return out
+}
+
+func recordValue(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case record.Invalid:
+		return map[string]string{"invalid": x.Reason, "raw": x.Raw}
+	}
+	return v
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -142,6 +142,15 @@ func testTypeRoundTrip(t *testing.T, pgxEncoding bool) {
 					t.Fatalf("Write(%+v) rejected: %+v", opts, res.Rejects)
 				}
 			}
+			// A one-row upsert goes as one statement with parameters
+			// (writeRow): the value must come back the same that way too.
+			if _, err := s.Pool().Exec(ctx, "DELETE FROM "+s.ident(tbl.Name)+" WHERE id = 1"); err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Write(ctx, tbl, &record.Batch{Columns: tbl.Columns, Rows: b.Rows[:1]}, sinks.WriteOptions{})
+			if err != nil || len(res.Rejects) > 0 || res.Written != 1 {
+				t.Fatalf("one-row Write: %+v, %v", res, err)
+			}
 			expr := `"v"`
 			if rt.expr != "" {
 				expr = fmt.Sprintf(rt.expr, expr)
