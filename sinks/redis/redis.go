@@ -27,8 +27,11 @@
 // Speed: one Write is one pipeline of script calls, each carrying up to
 // about chunkArgs arguments' worth of records (hundreds), which the script
 // applies in order with the same compare-and-set per key. A new key costs
-// three commands inside the script (HGET, EXISTS, HSET), an update three
-// (HGET, DEL, HSET); the per-call cost of EVALSHA is paid once per chunk.
+// three commands inside the script (HGET, EXISTS, HSET), an update of a
+// hash three (HGET, HSET over the old fields, HLEN to see that none is
+// left over; plus PERSIST without a TTL); the per-call cost of EVALSHA is
+// paid once per chunk. A feed's initial build writes with WritePlain
+// (DEL, HSET), which skips the compare-and-set where nothing can be newer.
 //
 // The key and its tombstone are two keys in one script; on Redis Cluster
 // put a hash tag in the key template so both land in one slot (there each
@@ -215,16 +218,26 @@ func padVersion(v uint64) string {
 // per chunk instead of once per record.
 //
 // KEYS: per record its key and its tombstone (KEYS[2i-1], KEYS[2i]).
-// ARGV: ttl ms, tombstone ttl ms, format ("hash" or "json"), then per
-// record: op ("u" upsert or "d" delete), version, n, and n payload
-// arguments (hash: field/value pairs; json: the document; delete: none).
-// The reply has one integer per record: 1 applied, 0 skipped.
+// ARGV: ttl ms, tombstone ttl ms, format ("hash" or "json"), mode ("cas"
+// or "plain"), then per record: op ("u" upsert or "d" delete), version, n,
+// and n payload arguments (hash: field/value pairs; json: the document;
+// delete: none). The reply has one integer per record: 1 applied, 0
+// skipped.
 //
 // Upsert: skipped when the tombstone or the stored version is >= the
-// record's; otherwise the key is replaced (hash: DEL + HSET, so fields the
-// new row lacks go away) and gets the TTL. Delete: skipped when the stored
-// version is newer; otherwise the tombstone is raised to the version and
-// the key, if any, is removed (1 only when a key was removed).
+// record's; otherwise the key is replaced (so fields the new row lacks go
+// away) and gets the TTL. Delete: skipped when the stored version is
+// newer; otherwise the tombstone is raised to the version and the key, if
+// any, is removed (1 only when a key was removed).
+//
+// Commands per hash upsert: a new key HGET, EXISTS(key, tombstone), HSET;
+// a newer version over a hash of the same fields HGET, HSET, HLEN (HSET
+// overwrites in place; HLEN shows whether a field the new row lacks is
+// left, and only then the key is deleted and written again), plus PERSIST
+// when the writer has no TTL (a TTL set earlier must not outlive it).
+//
+// Mode "plain" (Writer.WritePlain, an initial build only) skips every
+// check: upserts are DEL + HSET (hash) or SET (json), deletes are refused.
 var batchScript = goredis.NewScript(`
 local function cur(k)
   local t = redis.call('TYPE', k)['ok']
@@ -236,30 +249,43 @@ local function cur(k)
   return false
 end
 local hash = ARGV[3] == 'hash'
+local plain = ARGV[4] == 'plain'
 -- stored: the version of k, read the cheap way for the writer's format
--- (one call), falling back to cur when k holds the other kind.
+-- (one call), falling back to cur when k holds the other kind; the second
+-- value says k holds the writer's kind.
 local function stored(k)
   if hash then
     local r = redis.pcall('HGET', k, '_v')
-    if type(r) == 'table' then return cur(k) end
-    return r
+    if type(r) == 'table' then return cur(k), false end
+    return r, true
   end
   local s = redis.pcall('GET', k)
-  if type(s) == 'table' then return cur(k) end
-  if not s then return false end
-  return string.match(s, '^{"_v":"(%d+)"')
+  if type(s) == 'table' then return cur(k), false end
+  if not s then return false, true end
+  return string.match(s, '^{"_v":"(%d+)"'), true
 end
 local ttl = tonumber(ARGV[1])
 local tombttl = tonumber(ARGV[2])
 local out = {}
-local a, k = 4, 1
+local a, k = 5, 1
 local nargv = #ARGV
 while a <= nargv do
   local op, v, n = ARGV[a], ARGV[a+1], tonumber(ARGV[a+2])
   local key, tk = KEYS[k], KEYS[k+1]
   local r = 0
-  if op == 'u' then
-    local c = stored(key)
+  if plain then
+    if hash then
+      redis.call('DEL', key)
+      redis.call('HSET', key, '_v', v, unpack(ARGV, a+3, a+2+n))
+      if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+    elseif ttl > 0 then
+      redis.call('SET', key, ARGV[a+3], 'PX', ttl)
+    else
+      redis.call('SET', key, ARGV[a+3])
+    end
+    r = 1
+  elseif op == 'u' then
+    local c, same = stored(key)
     local write, fresh = false, false
     if c then
       -- A live key's version is above its tombstone's (a delete removes
@@ -270,11 +296,22 @@ while a <= nargv do
     else
       local tomb = redis.call('GET', tk)
       write = not (tomb and tomb >= v)
+      same = false
     end
     if write then
       if hash then
-        if not fresh then redis.call('DEL', key) end
-        redis.call('HSET', key, '_v', v, unpack(ARGV, a+3, a+2+n))
+        if c and same then
+          redis.call('HSET', key, '_v', v, unpack(ARGV, a+3, a+2+n))
+          if redis.call('HLEN', key) ~= n/2 + 1 then
+            redis.call('DEL', key)
+            redis.call('HSET', key, '_v', v, unpack(ARGV, a+3, a+2+n))
+          elseif ttl == 0 then
+            redis.call('PERSIST', key)
+          end
+        else
+          if not fresh then redis.call('DEL', key) end
+          redis.call('HSET', key, '_v', v, unpack(ARGV, a+3, a+2+n))
+        end
         if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
       elseif ttl > 0 then
         redis.call('SET', key, ARGV[a+3], 'PX', ttl)
@@ -314,12 +351,29 @@ const chunkArgs = 8192
 // one pipeline. Records of one key apply in order. On Redis Cluster, where
 // one script may touch only one hash slot, each record is its own call.
 func (w *Writer) Write(ctx context.Context, recs []Record) (Result, error) {
-	res, err := w.write(ctx, recs)
+	return w.writeMode(ctx, recs, "cas")
+}
+
+// WritePlain writes recs without the compare-and-set: every upsert
+// replaces its key whatever it holds (a stored version, newer or not, and
+// the tombstone are not looked at), so each costs two commands (DEL,
+// HSET) instead of three to four. Deletes are refused (rejects).
+//
+// Only for a backfill whose keys nothing else writes meanwhile and whose
+// every later change arrives afterwards with a newer version, through
+// Write: a feed's initial build (see feeds.Feed.Rebuild). Replaying it is
+// harmless (the same values again).
+func (w *Writer) WritePlain(ctx context.Context, recs []Record) (Result, error) {
+	return w.writeMode(ctx, recs, "plain")
+}
+
+func (w *Writer) writeMode(ctx context.Context, recs []Record, mode string) (Result, error) {
+	res, err := w.write(ctx, recs, mode)
 	if err != nil && isNoScript(err) {
 		// The script was flushed between load and Exec: load it again
 		// and redo the batch (safe: every write is versioned).
 		w.loaded = false
-		res, err = w.write(ctx, recs)
+		res, err = w.write(ctx, recs, mode)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("redis sink: write: %w", err)
@@ -334,7 +388,7 @@ type call struct {
 	rows int
 }
 
-func (w *Writer) write(ctx context.Context, recs []Record) (Result, error) {
+func (w *Writer) write(ctx context.Context, recs []Record, mode string) (Result, error) {
 	var res Result
 	if len(recs) == 0 {
 		return res, nil
@@ -348,10 +402,10 @@ func (w *Writer) write(ctx context.Context, recs []Record) (Result, error) {
 	// Size each call's slices once: about 3 arguments per record plus a
 	// pair per field (the first record's count), up to one chunk.
 	per := 3 + 2*len(recs[0].Fields)
-	size := min(chunkArgs+2*per, 3+len(recs)*per)
+	size := min(chunkArgs+2*per, 4+len(recs)*per)
 	head := func() []any {
 		a := make([]any, 0, size)
-		return append(a, ttl, tombTTL, string(w.opts.Format))
+		return append(a, ttl, tombTTL, string(w.opts.Format), mode)
 	}
 	var calls []call
 	cur := call{argv: head(), keys: make([]string, 0, 2*min(len(recs), size/per+1))}
@@ -368,6 +422,10 @@ func (w *Writer) write(ctx context.Context, recs []Record) (Result, error) {
 			continue
 		}
 		v := padVersion(r.Version)
+		if r.Delete && mode == "plain" {
+			res.Rejects = append(res.Rejects, sinks.Reject{Row: i, Reason: "a delete cannot be written plain"})
+			continue
+		}
 		if r.Delete {
 			cur.argv = append(cur.argv, "d", v, "0")
 		} else {
