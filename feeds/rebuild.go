@@ -17,6 +17,7 @@ import (
 	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/port"
+	"github.com/transitdb/transit/sinks/doc"
 )
 
 // ErrInterrupted says a rebuild stopped on request before it switched
@@ -71,6 +72,9 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 		return nil, err
 	}
 	res := &RebuildResult{Resumed: st.RebuildGen != ""}
+	// initial: the feed has never been switched live, read under the lock
+	// above (see plainSafe).
+	initial := st.CurrentGen == ""
 	if st.RebuildGen == "" {
 		gen, err := f.nextGeneration(ctx)
 		if err != nil {
@@ -105,7 +109,7 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 	log.Info("rebuild", "phase", st.RebuildPhase, "lsn", pglogrepl.LSN(st.RebuildLSN), "resumed", res.Resumed)
 	phase := st.RebuildPhase
 	if phase == ledger.PhaseBackfill {
-		if err := f.backfill(ctx, gen, names.Slot, st.RebuildLSN, res); err != nil {
+		if err := f.backfill(ctx, gen, names.Slot, st.RebuildLSN, initial, res); err != nil {
 			return res, err
 		}
 		if err := l.SetRebuildPhase(ctx, f.Plan.Name, f.Name(), gen, ledger.PhaseCatchup); err != nil {
@@ -210,10 +214,55 @@ func genNumber(alias, gen string) (int, bool) {
 	return v, err == nil && v > 0
 }
 
+// PlainWriter is a Target that can write documents without its version
+// compare-and-set (the Redis target: two commands a key instead of three
+// or four). Rebuild uses it only where plainSafe says so. Deletes are
+// refused (rejects).
+type PlainWriter interface {
+	WritePlain(ctx context.Context, gen string, docs []doc.Doc) (doc.Result, error)
+}
+
+// plainSafe says whether the backfill of a rebuild may write without the
+// compare-and-set (PlainWriter): only the initial build of a feed, one
+// that has never been switched live (no current generation in the ledger,
+// read while holding the rebuild's advisory lock), and only for an
+// in-place target. Why that is safe:
+//
+//   - Nothing else writes the keyspace meanwhile. feed run streams only
+//     a feed with a current generation (a never-built one it rebuilds
+//     first, which waits for this rebuild's lock); verify --repair refuses
+//     a feed without one; a second rebuild waits for the lock; feed drop
+//     cannot drop a slot a feed run still streams from, so no run from
+//     before a drop is left writing either.
+//   - Every change the backfill's plain writes could be missing or
+//     overwriting is newer than the slot's consistent point, so it is in
+//     the rebuild's slot, and the catch-up (and feed run after it) apply
+//     it afterwards with the compare-and-set. A plain write never comes
+//     after a versioned one of the same rebuild: the backfill ends before
+//     the catch-up starts (the ledger's phase), also after kill -9 and
+//     resume, where a redone chunk writes the same version again.
+//   - What the keyspace held before (a build dropped with feed drop, which
+//     leaves the keys, or a key someone else put under the prefix) is
+//     older than the rebuild (or has no version): the compare-and-set
+//     would replace it all the same, a plain write replaces it whole (DEL
+//     first), and the sweep removes what the backfill has no row for.
+//     Tombstones are left alone; a key written here beats them, as an
+//     upsert newer than them would.
+//   - The exception, a key under the prefix with a version newer than the
+//     rebuild's written by something other than this feed (two feeds
+//     sharing a keyspace, or a feed from another PostgreSQL), would be
+//     kept by the compare-and-set and is overwritten here; sharing a
+//     keyspace that way is a misconfiguration verify reports either way.
+func plainSafe(initial bool, t doc.Target, alias string) (PlainWriter, bool) {
+	pw, ok := t.(PlainWriter)
+	return pw, ok && initial && alias == ""
+}
+
 // backfill runs port's engine over the feed's table into gen, every
 // document with version lsn. A port run of its own (named after the
-// rebuild's slot) holds the chunks, so a killed backfill resumes.
-func (f *Feed) backfill(ctx context.Context, gen, slot string, lsn uint64, res *RebuildResult) error {
+// rebuild's slot) holds the chunks, so a killed backfill resumes. initial
+// says the feed has never been live (see plainSafe).
+func (f *Feed) backfill(ctx context.Context, gen, slot string, lsn uint64, initial bool, res *RebuildResult) error {
 	ent := &plan.Entity{
 		Name: f.Name(), FromStore: f.Spec.FromStore, FromTable: f.Spec.FromTable,
 		ToStore: f.Spec.ToStore, ToTable: gen, ID: f.id, MaxRejects: math.MaxInt32,
@@ -234,7 +283,12 @@ func (f *Feed) backfill(ctx context.Context, gen, slot string, lsn uint64, res *
 	if err != nil {
 		return err
 	}
-	ents[0].Sink = &docSink{f: f, gen: gen, version: lsn}
+	sink := &docSink{f: f, gen: gen, version: lsn}
+	if pw, ok := plainSafe(initial, f.Target, f.Spec.ToAlias); ok {
+		sink.plain = pw
+		f.log.Info("initial build: the backfill writes without the version compare-and-set (nothing else writes the keyspace; later changes come from the slot)")
+	}
+	ents[0].Sink = sink
 	r, err := port.Run(ctx, p, ents, f.Ledger, port.Options{Workers: f.opts.Workers, ChunkRows: f.opts.ChunkRows,
 		Log: f.log, Metrics: f.opts.Metrics})
 	if r != nil {

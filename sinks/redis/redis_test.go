@@ -500,3 +500,55 @@ func TestWritePlain(t *testing.T) {
 		})
 	}
 }
+
+// TestSweep: Sweep deletes exactly the keys older than its version (hash
+// or JSON), and keeps newer and equal ones, keys without a version and
+// tombstones; over more keys than one SCAN page.
+func TestSweep(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	for _, f := range []Format{FormatHash, FormatJSON} {
+		t.Run(string(f), func(t *testing.T) {
+			tpl := p + "sw" + string(f) + ":{id}"
+			key := func(id int) string { return p + "sw" + string(f) + ":" + fmt.Sprint(id) }
+			tg, err := NewTarget(c, Options{KeyTemplate: tpl, Format: f}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var recs []Record
+			for i := 1; i <= 2500; i++ {
+				recs = append(recs, up(i, "n", uint64(i%3)+9)) // versions 9, 10, 11
+			}
+			write(t, tg.w, recs...)
+			c.HSet(ctx, key(9001), "name", "foreign")                           // no version
+			c.Set(ctx, key(9002), "plain string", 0)                            // no version
+			c.Set(ctx, key(9003)+TombSuffix, padVersion(1), time.Hour)          // a tombstone
+			c.HSet(ctx, key(9004), "_v", padVersion(3), "name", "other format") // a hash under a JSON writer
+			n, err := tg.Sweep(ctx, Generation, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for i := 1; i <= 2500; i++ {
+				exists := c.Exists(ctx, key(i)).Val() == 1
+				if old := uint64(i%3)+9 < 10; old == exists {
+					t.Fatalf("%s (version %d): exists %v after the sweep at 10", key(i), i%3+9, exists)
+				} else if old {
+					want++
+				}
+			}
+			want++ // 9004 (version 3)
+			if n != want {
+				t.Fatalf("swept %d, want %d", n, want)
+			}
+			for _, k := range []string{key(9001), key(9002), key(9003) + TombSuffix} {
+				if c.Exists(ctx, k).Val() != 1 {
+					t.Fatalf("%s was swept", k)
+				}
+			}
+			if c.Exists(ctx, key(9004)).Val() != 0 {
+				t.Fatal("an old key of the other format was kept")
+			}
+		})
+	}
+}
