@@ -36,6 +36,8 @@ type RebuildResult struct {
 	Backfilled int64  // documents written by the backfill (this process)
 	CaughtUp   int    // documents written during the catch-up
 	Swept      int    // stale keys removed (in-place targets)
+	Plain      bool   // the backfill wrote without the compare-and-set (see plainSafe)
+	NoSweep    bool   // the sweep was skipped: the keyspace was empty before (see Emptier)
 	Dropped    []string
 	Rejects    int64
 }
@@ -91,6 +93,22 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 		}
 	}
 	gen := st.RebuildGen
+	// noStale: the initial build found the keyspace empty before this
+	// process wrote anything, so no key older than the build can exist
+	// (nothing else writes it, see plainSafe) and the sweep is skipped. A
+	// resumed build looks again: it finds its own keys unless it wrote
+	// none.
+	noStale := false
+	if initial {
+		if e, ok := f.Target.(Emptier); ok {
+			empty, err := e.Empty(ctx, gen)
+			if err != nil {
+				return nil, fmt.Errorf("feed %s: %w", f.Name(), err)
+			}
+			noStale = empty
+			res.NoSweep = empty
+		}
+	}
 	names := pgrepl.Names{Slot: st.RebuildSlot, Publication: st.RebuildPub}
 	res.Generation = gen
 	log := f.log.With("generation", gen, "slot", names.Slot)
@@ -125,7 +143,9 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 		if err != nil {
 			return res, err
 		}
-		if sw, ok := f.Target.(Sweeper); ok {
+		if sw, ok := f.Target.(Sweeper); ok && noStale {
+			log.Info("no sweep: the keyspace was empty when the initial build began")
+		} else if ok {
 			if res.Swept, err = sw.Sweep(ctx, gen, st.RebuildLSN); err != nil {
 				return res, fmt.Errorf("feed %s: sweep: %w", f.Name(), err)
 			}
@@ -214,6 +234,15 @@ func genNumber(alias, gen string) (int, bool) {
 	return v, err == nil && v > 0
 }
 
+// Emptier is a Target that can tell whether generation gen holds no
+// document at all (the Redis target: no key under its prefix). An initial
+// build that finds it empty skips the sweep: nothing older than the build
+// can be there, and nothing else writes the keyspace meanwhile (see
+// plainSafe).
+type Emptier interface {
+	Empty(ctx context.Context, gen string) (bool, error)
+}
+
 // PlainWriter is a Target that can write documents without its version
 // compare-and-set (the Redis target: two commands a key instead of three
 // or four). Rebuild uses it only where plainSafe says so. Deletes are
@@ -286,6 +315,7 @@ func (f *Feed) backfill(ctx context.Context, gen, slot string, lsn uint64, initi
 	sink := &docSink{f: f, gen: gen, version: lsn}
 	if pw, ok := plainSafe(initial, f.Target, f.Spec.ToAlias); ok {
 		sink.plain = pw
+		res.Plain = true
 		f.log.Info("initial build: the backfill writes without the version compare-and-set (nothing else writes the keyspace; later changes come from the slot)")
 	}
 	ents[0].Sink = sink

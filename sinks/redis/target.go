@@ -195,6 +195,35 @@ func (t *Target) Sweep(ctx context.Context, gen string, version uint64) (int, er
 	}
 }
 
+// Empty says whether gen holds no key: SCAN of the prefix until the
+// first key (tombstones do not count: the sweep leaves them alone too).
+// Its cost is a SCAN of the whole database when there is none.
+func (t *Target) Empty(ctx context.Context, gen string) (bool, error) {
+	if err := t.check(gen); err != nil {
+		return false, err
+	}
+	if _, cluster := t.w.c.(*goredis.ClusterClient); cluster {
+		return false, nil // SCAN sees one node: never claim empty
+	}
+	pattern := escapeGlob(t.prefix) + "*"
+	var cursor uint64
+	for {
+		keys, next, err := t.w.c.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			return false, fmt.Errorf("redis target: scan: %w", err)
+		}
+		for _, k := range keys {
+			if !strings.HasSuffix(k, TombSuffix) {
+				return false, nil
+			}
+		}
+		if next == 0 {
+			return true, nil
+		}
+		cursor = next
+	}
+}
+
 // sweepKeys runs sweepScript on keys: one call, or one per key on a
 // cluster. It returns how many keys it deleted.
 func (t *Target) sweepKeys(ctx context.Context, keys []string, v string, cluster bool) (int, error) {
