@@ -367,32 +367,45 @@ func (w *Writer) WritePlain(ctx context.Context, recs []Record) (Result, error) 
 	if len(recs) == 0 {
 		return res, nil
 	}
-	var ttl time.Duration
-	if w.opts.TTL > 0 {
-		ttl = w.opts.TTL
-	}
+	ttl := w.opts.TTL
+	hash := w.opts.Format == FormatHash
 	pipe := w.c.Pipeline()
-	const chunk = 512
-	keys := make([]any, 0, 1+min(chunk, len(recs)))
+	// chunk records share one DEL; every execRows records the pipeline is
+	// sent, so what is in flight per call stays small whatever the batch.
+	const chunk, execRows = 512, 2048
+	keys := make([]any, 1, 1+min(chunk, len(recs)))
+	keys[0] = "DEL"
 	cmds := make([][]any, 0, min(chunk, len(recs)))
 	flush := func() {
 		if len(cmds) == 0 {
 			return
 		}
-		if w.opts.Format == FormatHash {
+		if hash {
 			pipe.Do(ctx, keys...)
 		}
 		for _, c := range cmds {
 			pipe.Do(ctx, c...)
-			if ttl > 0 && w.opts.Format == FormatHash {
+			if ttl > 0 && hash {
 				pipe.PExpire(ctx, c[1].(string), ttl)
 			}
 		}
-		keys, cmds = make([]any, 0, cap(keys)), cmds[:0]
-		keys = append(keys, "DEL")
+		keys = append(make([]any, 0, cap(keys)), "DEL")
+		cmds = cmds[:0]
 	}
-	keys = append(keys, "DEL")
-	n := 0
+	exec := func() error {
+		flush()
+		if pipe.Len() == 0 {
+			return nil
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	// Boxed once per call: the version (one for a whole backfill) and the
+	// field names, instead of once per record.
+	var version uint64
+	var vbox any
+	names := make(map[string]any, 16)
+	n, pending := 0, 0
 	for i, r := range recs {
 		if r.Delete {
 			res.Rejects = append(res.Rejects, sinks.Reject{Row: i, Reason: "a delete cannot be written plain"})
@@ -403,19 +416,21 @@ func (w *Writer) WritePlain(ctx context.Context, recs []Record) (Result, error) 
 			res.Rejects = append(res.Rejects, sinks.Reject{Row: i, Reason: err.Error()})
 			continue
 		}
-		v := padVersion(r.Version)
-		var c []any
-		if w.opts.Format == FormatJSON {
-			c = append(make([]any, 0, 7), "SET", key, v, "")
-		} else {
-			c = append(make([]any, 0, 4+2*len(r.Fields)), "HSET", key, VersionField, v)
+		if vbox == nil || r.Version != version {
+			version, vbox = r.Version, padVersion(r.Version)
 		}
-		c, err = w.payload(c, r.Fields)
+		var c []any
+		if hash {
+			c = append(make([]any, 0, 4+2*len(r.Fields)), "HSET", key, VersionField, vbox)
+		} else {
+			c = append(make([]any, 0, 7), "SET", key, vbox, "")
+		}
+		c, err = w.payloadNames(c, r.Fields, names)
 		if err != nil {
 			res.Rejects = append(res.Rejects, sinks.Reject{Row: i, Reason: err.Error()})
 			continue
 		}
-		if w.opts.Format == FormatJSON {
+		if !hash {
 			// payload appended the document after the version and
 			// the count's place: SET key doc.
 			c = append(c[:2], c[4])
@@ -423,18 +438,21 @@ func (w *Writer) WritePlain(ctx context.Context, recs []Record) (Result, error) 
 				c = append(c, "PX", ttl.Milliseconds())
 			}
 		}
-		keys = append(keys, key)
+		keys = append(keys, c[1])
 		cmds = append(cmds, c)
 		n++
+		pending++
 		if len(cmds) == chunk {
 			flush()
 		}
+		if pending == execRows {
+			if err := exec(); err != nil {
+				return Result{}, fmt.Errorf("redis sink: write: %w", err)
+			}
+			pending = 0
+		}
 	}
-	flush()
-	if n == 0 {
-		return res, nil
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err := exec(); err != nil {
 		return Result{}, fmt.Errorf("redis sink: write: %w", err)
 	}
 	res.Written = n
@@ -566,6 +584,12 @@ func (w *Writer) selected(fields map[string]any) map[string]any {
 // payload appends the record's stored form to argv: hash: field/value
 // pairs (NULL = field absent); json: the whole stored document.
 func (w *Writer) payload(argv []any, fields map[string]any) ([]any, error) {
+	return w.payloadNames(argv, fields, nil)
+}
+
+// payloadNames is payload with names, when not nil, caching the field
+// names boxed as any (one allocation per name instead of per record).
+func (w *Writer) payloadNames(argv []any, fields map[string]any, names map[string]any) ([]any, error) {
 	f := w.selected(fields)
 	if _, ok := f[VersionField]; ok {
 		return argv, fmt.Errorf("field %q is reserved", VersionField)
@@ -588,7 +612,16 @@ func (w *Writer) payload(argv []any, fields map[string]any) ([]any, error) {
 		if x == nil {
 			continue // NULL = field absent
 		}
-		argv = append(argv, k, formatValue(x))
+		if names == nil {
+			argv = append(argv, k, formatValue(x))
+			continue
+		}
+		name, ok := names[k]
+		if !ok {
+			name = k
+			names[k] = name
+		}
+		argv = append(argv, name, formatValue(x))
 	}
 	return argv, nil
 }
