@@ -373,3 +373,90 @@ func BenchmarkRunBacklog(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
 	equalDocs(b, e.pgDocs(b, custQuery), e.targetDocs(b))
 }
+
+// plainCut is the Redis target with a cancel after its first plain write:
+// an initial build killed mid-backfill.
+type plainCut struct {
+	*redissink.Target
+	cancel context.CancelFunc
+}
+
+func (p *plainCut) WritePlain(ctx context.Context, gen string, docs []doc.Doc) (doc.Result, error) {
+	res, err := p.Target.WritePlain(ctx, gen, docs)
+	p.cancel()
+	return res, err
+}
+
+// TestInitialBuildPlain: the initial build writes plain and, on an empty
+// keyspace, skips the sweep; over leftover keys (a dropped build's stale
+// key, a foreign hash with an extra field, a string) it ends equal to
+// PostgreSQL; interrupted and resumed it sweeps; a later rebuild uses the
+// compare-and-set and sweeps.
+func TestInitialBuildPlain(t *testing.T) {
+	ctx := context.Background()
+	t.Run("empty", func(t *testing.T) {
+		e := newEnv(t, 1200, `    from: main.customer
+    to: cache
+    key: "PREFIXc:{id}"`)
+		res, err := e.feed.Rebuild(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Plain || !res.NoSweep || res.Backfilled != 1200 {
+			t.Fatalf("initial build: %+v", res)
+		}
+		equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+		// A second rebuild: the feed is live, so compare-and-set and a sweep.
+		e.rdb.HSet(ctx, e.prefix+"c:5000", "id", "5000", "_v", "00000000000000000001")
+		testenv.Exec(t, e.url, `UPDATE shop.customer SET name = 'again' WHERE id < 50`)
+		res, err = e.feed.Rebuild(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Plain || res.NoSweep || res.Swept != 1 {
+			t.Fatalf("second rebuild: %+v", res)
+		}
+		equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+	})
+	t.Run("leftovers", func(t *testing.T) {
+		e := newEnv(t, 1200, `    from: main.customer
+    to: cache
+    key: "PREFIXc:{id}"`)
+		e.rdb.HSet(ctx, e.prefix+"c:9999", "id", "9999", "name", "gone", "_v", "00000000000000000001")
+		e.rdb.HSet(ctx, e.prefix+"c:5", "id", "5", "junk", "x")
+		e.rdb.Set(ctx, e.prefix+"c:6", "a string", 0)
+		e.rdb.Set(ctx, e.prefix+"c:7:_tomb", "99999999999999999999", time.Hour)
+		res, err := e.feed.Rebuild(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Plain || res.NoSweep || res.Swept != 1 {
+			t.Fatalf("initial build over leftovers: %+v", res)
+		}
+		equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+	})
+	t.Run("resumed", func(t *testing.T) {
+		e := newEnv(t, 3000, `    from: main.customer
+    to: cache
+    key: "PREFIXc:{id}"`)
+		inner := e.feed.Target.(*redissink.Target)
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		e.feed.Target = &plainCut{Target: inner, cancel: cancel}
+		if _, err := e.feed.Rebuild(cctx); err == nil {
+			t.Fatal("the cut rebuild finished")
+		}
+		e.feed.Target = inner
+		// Changes and a stale key while it is down.
+		testenv.Exec(t, e.url, `DELETE FROM shop.customer WHERE id <= 100`, `UPDATE shop.customer SET email = NULL WHERE id > 2900`)
+		e.rdb.HSet(ctx, e.prefix+"c:8888", "id", "8888", "_v", "00000000000000000001")
+		res, err := e.feed.Rebuild(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Resumed || !res.Plain || res.NoSweep || res.Swept < 1 {
+			t.Fatalf("resumed initial build: %+v", res)
+		}
+		equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+	})
+}

@@ -16,6 +16,7 @@ type docSink struct {
 	f       *Feed
 	gen     string
 	version uint64
+	plain   PlainWriter // set for an initial build (see plainSafe)
 }
 
 var _ sinks.Sink = (*docSink)(nil)
@@ -68,7 +69,11 @@ func (s *docSink) Write(ctx context.Context, t *record.Table, b *record.Batch, _
 			return sinks.WriteResult{}, err
 		}
 	}
-	res, err := s.f.Target.Write(ctx, s.gen, docs)
+	write := s.f.Target.Write
+	if s.plain != nil && !hasDelete(docs) {
+		write = s.plain.WritePlain
+	}
+	res, err := write(ctx, s.gen, docs)
 	if err != nil {
 		return sinks.WriteResult{}, err
 	}
@@ -81,6 +86,17 @@ func (s *docSink) Write(ctx context.Context, t *record.Table, b *record.Batch, _
 		out.Rejects = append(out.Rejects, sinks.Reject{Row: row, Reason: fmt.Sprintf("document %s: %s", docIDOf(docs, rj.Row), rj.Reason)})
 	}
 	return out, nil
+}
+
+// hasDelete says whether docs hold a delete (a documents query that
+// renders nothing for an id), which only the versioned Write can apply.
+func hasDelete(docs []doc.Doc) bool {
+	for _, d := range docs {
+		if d.Delete {
+			return true
+		}
+	}
+	return false
 }
 
 func docIDOf(docs []doc.Doc, i int) string {

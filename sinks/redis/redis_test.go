@@ -387,3 +387,168 @@ func TestForeignKeyReplaced(t *testing.T) {
 		t.Fatalf("hash = %v", h)
 	}
 }
+
+// TestUpdateInPlace: a newer version over a hash of the same fields is
+// written over it (HSET, HLEN); the result is the new row exactly, a TTL
+// the writer no longer has is removed, one it has is set again.
+func TestUpdateInPlace(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	k := p + "u:1"
+	withTTL := writer(t, c, Options{KeyTemplate: p + "u:{id}", TTL: time.Hour})
+	write(t, withTTL, Record{Fields: map[string]any{"id": 1, "name": "a", "city": "x"}, Version: 10})
+	if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 {
+		t.Fatalf("ttl = %v", ttl)
+	}
+	// Same fields, newer: in place; the TTL stays set (written again).
+	write(t, withTTL, Record{Fields: map[string]any{"id": 1, "name": "b", "city": "y"}, Version: 11})
+	h := c.HGetAll(ctx, k).Val()
+	if fmt.Sprint(h) != fmt.Sprint(map[string]string{"_v": padVersion(11), "id": "1", "name": "b", "city": "y"}) {
+		t.Fatalf("hash = %v", h)
+	}
+	if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 {
+		t.Fatalf("ttl after in-place update = %v", ttl)
+	}
+	// A writer without TTL: the key loses the old TTL.
+	noTTL := writer(t, c, Options{KeyTemplate: p + "u:{id}"})
+	if r := write(t, noTTL, Record{Fields: map[string]any{"id": 1, "name": "c", "city": "z"}, Version: 12}); r.Written != 1 {
+		t.Fatalf("update: %+v", r)
+	}
+	if ttl := c.PTTL(ctx, k).Val(); ttl != -1 {
+		t.Fatalf("ttl after an update without TTL = %v, want none", ttl)
+	}
+	// A field the new row lacks, with a new one in its place (the same
+	// count): the old field goes.
+	write(t, noTTL, Record{Fields: map[string]any{"id": 1, "name": "d", "zip": "9"}, Version: 13})
+	h = c.HGetAll(ctx, k).Val()
+	if fmt.Sprint(h) != fmt.Sprint(map[string]string{"_v": padVersion(13), "id": "1", "name": "d", "zip": "9"}) {
+		t.Fatalf("hash after a changed field set = %v", h)
+	}
+	// A string key under a hash writer (another format) is replaced.
+	c.Set(ctx, p+"u:2", `{"_v":"00000000000000000001","data":{}}`, 0)
+	if r := write(t, noTTL, Record{Fields: map[string]any{"id": 2, "name": "e"}, Version: 5}); r.Written != 1 {
+		t.Fatalf("over a string: %+v", r)
+	}
+	if h := c.HGetAll(ctx, p+"u:2").Val(); h["name"] != "e" || len(h) != 3 {
+		t.Fatalf("hash over a string = %v", h)
+	}
+	// Older and equal versions still change nothing.
+	if r := write(t, noTTL, Record{Fields: map[string]any{"id": 1, "name": "old"}, Version: 13}); r.Skipped != 1 {
+		t.Fatalf("equal version: %+v", r)
+	}
+	if c.HGet(ctx, k, "name").Val() != "d" {
+		t.Fatal("equal version changed the key")
+	}
+}
+
+// TestWritePlain: the initial build's writes replace whatever a key holds
+// (newer version, extra fields, another type) without looking, set the
+// TTL, leave tombstones alone and refuse deletes.
+func TestWritePlain(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	for _, f := range []Format{FormatHash, FormatJSON} {
+		t.Run(string(f), func(t *testing.T) {
+			tpl := p + "pl" + string(f) + ":{id}"
+			k := func(id int) string { return p + "pl" + string(f) + ":" + fmt.Sprint(id) }
+			w := writer(t, c, Options{KeyTemplate: tpl, Format: f, TTL: time.Hour})
+			c.HSet(ctx, k(1), "_v", padVersion(99), "stale", "x")
+			c.Set(ctx, k(2), "foreign", 0)
+			c.Set(ctx, k(3)+TombSuffix, padVersion(99), time.Hour)
+			res, err := w.WritePlain(ctx, []Record{up(1, "a", 10), up(2, "b", 10), up(3, "c", 10), up(4, "d", 10),
+				{Fields: map[string]any{"id": 5}, Version: 10, Delete: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Written != 4 || len(res.Rejects) != 1 || res.Rejects[0].Row != 4 {
+				t.Fatalf("result %+v", res)
+			}
+			s, err := NewTarget(c, Options{KeyTemplate: tpl, Format: f}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			err = s.w.Scan(ctx, s.Prefix(), 100, func(es []Entry) error {
+				for _, e := range es {
+					name := e.Fields["name"]
+					if f == FormatJSON {
+						var d map[string]any
+						_ = json.Unmarshal(e.JSON, &d)
+						name = fmt.Sprint(d["name"], len(d))
+					} else {
+						name += fmt.Sprint(len(e.Fields))
+					}
+					got[e.Key] = fmt.Sprint(e.Version, " ", name)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{k(1): "10 a2", k(2): "10 b2", k(3): "10 c2", k(4): "10 d2"}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("keys = %v, want %v", got, want)
+			}
+			for i := 1; i <= 4; i++ {
+				if ttl := c.PTTL(ctx, k(i)).Val(); ttl <= 0 {
+					t.Fatalf("%s: ttl = %v", k(i), ttl)
+				}
+			}
+			if c.Get(ctx, k(3)+TombSuffix).Val() != padVersion(99) {
+				t.Fatal("the tombstone changed")
+			}
+		})
+	}
+}
+
+// TestSweep: Sweep deletes exactly the keys older than its version (hash
+// or JSON), and keeps newer and equal ones, keys without a version and
+// tombstones; over more keys than one SCAN page.
+func TestSweep(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	for _, f := range []Format{FormatHash, FormatJSON} {
+		t.Run(string(f), func(t *testing.T) {
+			tpl := p + "sw" + string(f) + ":{id}"
+			key := func(id int) string { return p + "sw" + string(f) + ":" + fmt.Sprint(id) }
+			tg, err := NewTarget(c, Options{KeyTemplate: tpl, Format: f}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var recs []Record
+			for i := 1; i <= 2500; i++ {
+				recs = append(recs, up(i, "n", uint64(i%3)+9)) // versions 9, 10, 11
+			}
+			write(t, tg.w, recs...)
+			c.HSet(ctx, key(9001), "name", "foreign")                           // no version
+			c.Set(ctx, key(9002), "plain string", 0)                            // no version
+			c.Set(ctx, key(9003)+TombSuffix, padVersion(1), time.Hour)          // a tombstone
+			c.HSet(ctx, key(9004), "_v", padVersion(3), "name", "other format") // a hash under a JSON writer
+			n, err := tg.Sweep(ctx, Generation, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			for i := 1; i <= 2500; i++ {
+				exists := c.Exists(ctx, key(i)).Val() == 1
+				if old := uint64(i%3)+9 < 10; old == exists {
+					t.Fatalf("%s (version %d): exists %v after the sweep at 10", key(i), i%3+9, exists)
+				} else if old {
+					want++
+				}
+			}
+			want++ // 9004 (version 3)
+			if n != want {
+				t.Fatalf("swept %d, want %d", n, want)
+			}
+			for _, k := range []string{key(9001), key(9002), key(9003) + TombSuffix} {
+				if c.Exists(ctx, k).Val() != 1 {
+					t.Fatalf("%s was swept", k)
+				}
+			}
+			if c.Exists(ctx, key(9004)).Val() != 0 {
+				t.Fatal("an old key of the other format was kept")
+			}
+		})
+	}
+}

@@ -28,13 +28,6 @@ func (w *Writer) Scan(ctx context.Context, prefix string, count int, fn func([]E
 	return w.scan(ctx, prefix, count, make(map[string]struct{}), fn)
 }
 
-// scanRepeating is Scan without the set of keys already seen: memory is
-// one batch, whatever the keyspace's size, and a key may reach fn twice.
-// For work that is idempotent per key (the rebuild's sweep).
-func (w *Writer) scanRepeating(ctx context.Context, prefix string, count int, fn func([]Entry) error) error {
-	return w.scan(ctx, prefix, count, nil, fn)
-}
-
 // scan walks the keys as Scan says; seen, when not nil, drops repeats.
 func (w *Writer) scan(ctx context.Context, prefix string, count int, seen map[string]struct{}, fn func([]Entry) error) error {
 	if count <= 0 {

@@ -97,6 +97,25 @@ func (t *Target) Write(ctx context.Context, gen string, docs []doc.Doc) (doc.Res
 	return doc.Result{Written: res.Written, Skipped: res.Skipped, Rejects: res.Rejects}, nil
 }
 
+// WritePlain stores docs in the live keyspace without the version
+// compare-and-set (Writer.WritePlain): for a feed's initial build only,
+// where nothing else writes the keyspace and every later change comes
+// with a newer version (see feeds.plainSafe). Deletes are rejects.
+func (t *Target) WritePlain(ctx context.Context, gen string, docs []doc.Doc) (doc.Result, error) {
+	if err := t.check(gen); err != nil {
+		return doc.Result{}, err
+	}
+	recs := make([]Record, len(docs))
+	for i, d := range docs {
+		recs[i] = Record{Fields: d.Fields, Version: d.Version, Delete: d.Delete}
+	}
+	res, err := t.w.WritePlain(ctx, recs)
+	if err != nil {
+		return doc.Result{}, err
+	}
+	return doc.Result{Written: res.Written, Skipped: res.Skipped, Rejects: res.Rejects}, nil
+}
+
 // Scan reads every key of the Target back: hash fields as strings, JSON
 // documents decoded.
 func (t *Target) Scan(ctx context.Context, gen string, fn func([]doc.Doc) error) error {
@@ -136,26 +155,115 @@ func (t *Target) Scan(ctx context.Context, gen string, fn func([]doc.Doc) error)
 // rebuild at that version found no row for) and returns how many. A key
 // rewritten meanwhile with a newer version is kept: the delete is a
 // versioned compare-and-set like every write.
+//
+// The keys of each SCAN page go to one script call that reads each key's
+// version (HGET of "_v", not the whole hash) and deletes the stale ones,
+// so the values never travel and Redis runs one call per page; on Redis
+// Cluster, where a call may touch one slot only, each key is its own call.
+// Memory: one page of keys.
 func (t *Target) Sweep(ctx context.Context, gen string, version uint64) (int, error) {
 	if err := t.check(gen); err != nil {
 		return 0, err
 	}
+	_, cluster := t.w.c.(*goredis.ClusterClient)
+	v := padVersion(version)
+	pattern := escapeGlob(t.prefix) + "*"
 	n := 0
-	err := t.w.scanRepeating(ctx, t.prefix, 1000, func(es []Entry) error {
-		var stale []string
-		for _, e := range es {
-			if e.Version < version {
-				stale = append(stale, e.Key)
+	var cursor uint64
+	for {
+		keys, next, err := t.w.c.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			return n, fmt.Errorf("redis target: sweep: scan: %w", err)
+		}
+		page := keys[:0]
+		for _, k := range keys {
+			if !strings.HasSuffix(k, TombSuffix) {
+				page = append(page, k)
 			}
 		}
-		if len(stale) == 0 {
-			return nil
+		if len(page) > 0 {
+			c, err := t.sweepKeys(ctx, page, v, cluster)
+			n += c
+			if err != nil {
+				return n, err
+			}
 		}
-		c, err := t.w.deleteKeysBelow(ctx, stale, version)
-		n += c
-		return err
-	})
-	return n, err
+		if next == 0 {
+			return n, nil
+		}
+		cursor = next
+	}
+}
+
+// Empty says whether gen holds no key: SCAN of the prefix until the
+// first key (tombstones do not count: the sweep leaves them alone too).
+// Its cost is a SCAN of the whole database when there is none.
+func (t *Target) Empty(ctx context.Context, gen string) (bool, error) {
+	if err := t.check(gen); err != nil {
+		return false, err
+	}
+	if _, cluster := t.w.c.(*goredis.ClusterClient); cluster {
+		return false, nil // SCAN sees one node: never claim empty
+	}
+	pattern := escapeGlob(t.prefix) + "*"
+	var cursor uint64
+	for {
+		keys, next, err := t.w.c.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			return false, fmt.Errorf("redis target: scan: %w", err)
+		}
+		for _, k := range keys {
+			if !strings.HasSuffix(k, TombSuffix) {
+				return false, nil
+			}
+		}
+		if next == 0 {
+			return true, nil
+		}
+		cursor = next
+	}
+}
+
+// sweepKeys runs sweepScript on keys: one call, or one per key on a
+// cluster. It returns how many keys it deleted.
+func (t *Target) sweepKeys(ctx context.Context, keys []string, v string, cluster bool) (int, error) {
+	groups := [][]string{keys}
+	if cluster {
+		groups = make([][]string, len(keys))
+		for i := range keys {
+			groups[i] = keys[i : i+1]
+		}
+	}
+	run := func() (int, error) {
+		pipe := t.w.c.Pipeline()
+		cmds := make([]*goredis.Cmd, len(groups))
+		for i, g := range groups {
+			cmds[i] = sweepScript.EvalSha(ctx, pipe, g, v)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, c := range cmds {
+			x, err := c.Int()
+			if err != nil {
+				return n, err
+			}
+			n += x
+		}
+		return n, nil
+	}
+	if err := sweepScript.Load(ctx, t.w.c).Err(); err != nil {
+		return 0, fmt.Errorf("redis target: sweep: load script: %w", err)
+	}
+	n, err := run()
+	if err != nil && isNoScript(err) {
+		n, err = run() // flushed between Load and Exec: the next Load is above
+	}
+	if err != nil {
+		return n, fmt.Errorf("redis target: sweep: %w", err)
+	}
+	return n, nil
 }
 
 // luaCur defines cur(k): the stored version of key k (false when none),
@@ -172,33 +280,24 @@ local function cur(k)
 end
 `
 
-// sweepScript: KEYS = key; ARGV = version. Deletes the key only while its
-// stored version is below ARGV[1] (no tombstone: the row is gone from the
-// snapshot, and any later insert has a newer version anyway).
+// sweepScript: KEYS = keys; ARGV = version. Deletes each key whose stored
+// version is below ARGV[1] (no tombstone: the row is gone from the
+// snapshot, and any later insert has a newer version anyway); a key
+// without a version is kept. Returns how many keys it deleted. HGET
+// first: the feed's keys are hashes in the common case, and HGET on a
+// string fails fast into cur.
 var sweepScript = goredis.NewScript(luaCur + `
-local c = cur(KEYS[1])
-if c and c < ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
-return 0
+local n = 0
+for _, k in ipairs(KEYS) do
+  local c = redis.pcall('HGET', k, '_v')
+  if type(c) == 'table' then c = cur(k) end
+  if c and c < ARGV[1] then
+    redis.call('DEL', k)
+    n = n + 1
+  end
+end
+return n
 `)
-
-func (w *Writer) deleteKeysBelow(ctx context.Context, keys []string, version uint64) (int, error) {
-	pipe := w.c.Pipeline()
-	cmds := make([]*goredis.Cmd, len(keys))
-	v := padVersion(version)
-	for i, k := range keys {
-		cmds[i] = sweepScript.Eval(ctx, pipe, []string{k}, v)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, fmt.Errorf("redis target: sweep: %w", err)
-	}
-	n := 0
-	for _, c := range cmds {
-		if x, _ := c.Int(); x == 1 {
-			n++
-		}
-	}
-	return n, nil
-}
 
 // Close releases nothing: the client belongs to the caller.
 func (t *Target) Close() error { return nil }
