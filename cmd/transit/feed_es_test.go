@@ -128,10 +128,16 @@ func TestFeedRebuildKilledES(t *testing.T) {
 			}
 		}
 	}
-	if out, err := transitOutput(bin, "feed", "rebuild", planPath, "--feed", "cs"); err != nil {
-		t.Fatalf("final rebuild: %v\n%s", err, out)
-	} else {
-		t.Logf("final rebuild: %s", out)
+	// The rebuild the kills interrupted is finished now, unless one of
+	// the attempts got to finish it (it ran to its end before its kill
+	// came, or was killed just after the switch): then the alias has
+	// moved, and another rebuild would build a third generation.
+	if got := aliasIndexes(t, esURL, "customers"); strings.Join(got, ",") == "customers_v1" {
+		if out, err := transitOutput(bin, "feed", "rebuild", planPath, "--feed", "cs"); err != nil {
+			t.Fatalf("final rebuild: %v\n%s", err, out)
+		} else {
+			t.Logf("final rebuild: %s", out)
+		}
 	}
 	close(stop)
 	wg.Wait()
