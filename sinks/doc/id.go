@@ -29,7 +29,8 @@ func ID(values []any) string {
 
 var idEscaper = strings.NewReplacer(`\`, `\\`, `:`, `\:`)
 
-// IDPart is the text of one id value inside an ID, before escaping.
+// IDPart is the text of one id value inside an ID, before escaping; the
+// Redis target writes hash fields and key parts with the same rule.
 func IDPart(v any) string {
 	switch x := v.(type) {
 	case nil:

@@ -48,6 +48,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/transitdb/transit/sinks"
+	"github.com/transitdb/transit/sinks/doc"
 )
 
 // Format says how a record is stored.
@@ -174,34 +175,11 @@ func (w *Writer) Key(fields map[string]any) (string, error) {
 		if v == nil {
 			return "", fmt.Errorf("key field %q is NULL", p.field)
 		}
-		b.WriteString(formatValue(v))
+		b.WriteString(doc.IDPart(v))
 	}
 	return b.String(), nil
 }
 
-// formatValue renders a value as a hash field / key part.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case int:
-		return strconv.Itoa(x)
-	case int32:
-		return strconv.FormatInt(int64(x), 10)
-	case bool:
-		return strconv.FormatBool(x)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case fmt.Stringer:
-		return x.String()
-	default:
-		return fmt.Sprint(x)
-	}
-}
 
 // padVersion renders v so string order equals numeric order.
 func padVersion(v uint64) string {
@@ -613,7 +591,7 @@ func (w *Writer) payloadNames(argv []any, fields map[string]any, names map[strin
 			continue // NULL = field absent
 		}
 		if names == nil {
-			argv = append(argv, k, formatValue(x))
+			argv = append(argv, k, doc.IDPart(x))
 			continue
 		}
 		name, ok := names[k]
@@ -621,7 +599,7 @@ func (w *Writer) payloadNames(argv []any, fields map[string]any, names map[strin
 			name = k
 			names[k] = name
 		}
-		argv = append(argv, name, formatValue(x))
+		argv = append(argv, name, doc.IDPart(x))
 	}
 	return argv, nil
 }
