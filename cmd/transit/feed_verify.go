@@ -49,18 +49,7 @@ func runFeedVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 			log.Warn("verify result not kept in the ledger", "feed", f.Name(), "err", err)
 		}
 	}
-	if o.output == "json" {
-		err = verify.WriteJSON(stdout, reps)
-	} else {
-		err = verify.WriteTable(stdout, reps, termWidth(stdout))
-	}
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	if stop.Err() != nil {
-		return fail(sigCode(), errors.New("interrupted: the results are incomplete"))
-	}
-	return verifyExit(reps)
+	return finishVerify(stop, stdout, reps, o.output, sigCode)
 }
 
 // verifyFeed compares f's current generation with PostgreSQL (and

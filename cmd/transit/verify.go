@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -130,18 +131,7 @@ func runVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 			log.Warn("verify results not kept in the ledger", "err", err)
 		}
 	}
-	if o.output == "json" {
-		err = verify.WriteJSON(stdout, reps)
-	} else {
-		err = verify.WriteTable(stdout, reps, termWidth(stdout))
-	}
-	if err != nil {
-		return fail(exitUsage, err)
-	}
-	if stop.Err() != nil {
-		return fail(sigCode(), errors.New("interrupted: the results are incomplete"))
-	}
-	return verifyExit(reps)
+	return finishVerify(stop, stdout, reps, o.output, sigCode)
 }
 
 // verifyLedger opens the ledger verify keeps its results in, or returns nil
@@ -224,6 +214,25 @@ func verifyEntityOptions(ctx context.Context, e *port.Entity, o verifyOptions, p
 		}
 	}
 	return opts, nil
+}
+
+// finishVerify writes the reports (a table, or JSON with output "json")
+// and returns the command's result: interrupted when stop ended early,
+// else verifyExit.
+func finishVerify(stop context.Context, stdout io.Writer, reps []*verify.EntityReport, output string, sigCode func() int) error {
+	var err error
+	if output == "json" {
+		err = verify.WriteJSON(stdout, reps)
+	} else {
+		err = verify.WriteTable(stdout, reps, termWidth(stdout))
+	}
+	if err != nil {
+		return fail(exitUsage, err)
+	}
+	if stop.Err() != nil {
+		return fail(sigCode(), errors.New("interrupted: the results are incomplete"))
+	}
+	return verifyExit(reps)
 }
 
 // verifyExit maps the reports to the command's exit code.
