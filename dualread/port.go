@@ -2,17 +2,17 @@ package dualread
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks"
 )
 
 // OnDemandRunID is the run_id of the rejects of on-demand ports in
 // transit.rejects: they belong to no run.
-const OnDemandRunID = 0
+const OnDemandRunID = ledger.NoRun
 
 // port writes one row read from the old store into the new one through the
 // write path of `transit run`: the entity's sink, with the entity's version
@@ -53,22 +53,11 @@ func (r *Reader) port(ctx context.Context, row []any) error {
 // reject records a refused row in transit.rejects, as a run does (key and
 // payload as JSON), under run_id OnDemandRunID.
 func (r *Reader) reject(ctx context.Context, row []any, reason string) error {
-	key, err := record.EncodeKey(jsonKey(r.rowKey(row)))
-	if err != nil {
-		return err
-	}
 	payload := make(map[string]any, len(row))
 	for i, v := range row {
 		payload[r.newCols[i]] = jsonValue(v)
 	}
-	pj, err := json.Marshal(payload)
-	if err != nil {
-		pj = []byte(`{"error":"payload not encodable"}`)
-	}
-	_, err = r.ledger.Exec(ctx, `INSERT INTO transit.rejects (run_id, entity, key, reason, payload) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (run_id, entity, key) DO UPDATE SET reason = EXCLUDED.reason, payload = EXCLUDED.payload, created_at = now()`,
-		OnDemandRunID, r.entity, key, reason, pj)
-	return err
+	return ledger.InsertReject(ctx, r.ledger, OnDemandRunID, r.entity, jsonKey(r.rowKey(row)), reason, payload)
 }
 
 func jsonKey(k record.Key) record.Key {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/transitdb/transit/internal/pgconf"
@@ -446,18 +447,8 @@ func (l *Ledger) Advance(ctx context.Context, tx pgx.Tx, c *Chunk, p Progress, t
 		return ErrLeaseLost
 	}
 	for _, r := range p.Rejects {
-		k, err := encodeKey(r.Key)
-		if err != nil {
+		if err := InsertReject(ctx, tx, c.RunID, c.Entity, r.Key, r.Reason, r.Payload); err != nil {
 			return err
-		}
-		payload, err := json.Marshal(r.Payload)
-		if err != nil {
-			payload = []byte(`{"error":"payload not encodable"}`)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO transit.rejects (run_id, entity, key, reason, payload) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (run_id, entity, key) DO UPDATE SET reason = EXCLUDED.reason, payload = EXCLUDED.payload`,
-			c.RunID, c.Entity, k, r.Reason, payload); err != nil {
-			return fmt.Errorf("ledger: record reject: %w", err)
 		}
 	}
 	return nil
@@ -736,9 +727,23 @@ func nullJSON(b []byte) any {
 const NoRun = 0
 
 // RecordReject records one refused record outside a run's batches: under
-// run runID (NoRun for none) and entity, keyed by key, with the reason and
-// the payload (JSON). A second reject of the same key replaces the first.
+// run runID (NoRun for none) and entity; see InsertReject.
 func (l *Ledger) RecordReject(ctx context.Context, runID int64, entity string, key record.Key, reason string, payload any) error {
+	return InsertReject(ctx, l.Pool, runID, entity, key, reason, payload)
+}
+
+// Execer is what InsertReject writes through: a pool, a connection or a
+// transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// InsertReject writes one reject into transit.rejects through db: keyed by
+// (runID, entity, key), with the reason and the payload as JSON (a payload
+// JSON cannot hold is replaced by a note saying so). A second reject of
+// the same key replaces the first. Every writer of rejects goes through
+// it: run batches (Advance), feeds and on-demand ports.
+func InsertReject(ctx context.Context, db Execer, runID int64, entity string, key record.Key, reason string, payload any) error {
 	k, err := encodeKey(key)
 	if err != nil {
 		return err
@@ -747,7 +752,7 @@ func (l *Ledger) RecordReject(ctx context.Context, runID int64, entity string, k
 	if err != nil {
 		pj = []byte(`{"error":"payload not encodable"}`)
 	}
-	if _, err := l.Pool.Exec(ctx, `INSERT INTO transit.rejects (run_id, entity, key, reason, payload) VALUES ($1, $2, $3, $4, $5)
+	if _, err := db.Exec(ctx, `INSERT INTO transit.rejects (run_id, entity, key, reason, payload) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (run_id, entity, key) DO UPDATE SET reason = EXCLUDED.reason, payload = EXCLUDED.payload, created_at = now()`,
 		runID, entity, k, reason, pj); err != nil {
 		return fmt.Errorf("ledger: record reject: %w", err)
