@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -289,24 +287,6 @@ func plainSafe(initial bool, t doc.Target, alias string) (PlainWriter, bool) {
 	return pw, ok && initial && alias == ""
 }
 
-// tuneMemory sets the garbage collector for a backfill, unless GOGC or
-// GOMEMLIMIT say otherwise, and returns what puts it back. Batches are
-// short-lived garbage: collecting half as often (GOGC 200) saves CPU,
-// and a soft limit of 64 MiB keeps the peak flat and under 100 MiB of RSS
-// (the 1M-row initial build into Redis: 80 MiB with it, 92–96 MiB
-// without; a 48 MiB limit made the collector run without pause).
-func tuneMemory() func() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	pct := debug.SetGCPercent(200)
-	limit := debug.SetMemoryLimit(64 << 20)
-	return func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(limit)
-	}
-}
-
 // backfill runs port's engine over the feed's table into gen, every
 // document with version lsn. A port run of its own (named after the
 // rebuild's slot) holds the chunks, so a killed backfill resumes. initial
@@ -332,7 +312,6 @@ func (f *Feed) backfill(ctx context.Context, gen, slot string, lsn uint64, initi
 	if err != nil {
 		return err
 	}
-	defer tuneMemory()()
 	sink := &docSink{f: f, gen: gen, version: lsn}
 	if pw, ok := plainSafe(initial, f.Target, f.Spec.ToAlias); ok {
 		sink.plain = pw
