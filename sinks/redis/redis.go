@@ -180,7 +180,6 @@ func (w *Writer) Key(fields map[string]any) (string, error) {
 	return b.String(), nil
 }
 
-
 // padVersion renders v so string order equals numeric order.
 func padVersion(v uint64) string {
 	var buf [20]byte
