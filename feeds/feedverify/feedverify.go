@@ -7,20 +7,24 @@
 // the same value whatever each store made of it (numeric 1.50 in
 // PostgreSQL, 1.5 in an Elasticsearch document, "1.50" in a Redis hash).
 //
-// Memory: Compare holds one 8-byte hash per document ID of the partition
-// being compared (the ID text, its hash and Go's map overhead: 51 bytes
-// per document for 6-digit IDs, measured by BenchmarkCompare's heapB/doc),
-// the IDs of the differences found, and
-// at most Options.MaxDiffs documents' fields for the report. With
-// Options.Partitions = P the documents are split by a hash of their ID
-// and each side is read P times, so the bound is 1/P of that.
+// Memory: Compare holds 16 bytes per PostgreSQL document of the partition
+// being compared (a 64-bit hash of its ID and one of its fields, no
+// pointer for the garbage collector to scan; BenchmarkCompare's
+// heapB/doc), the IDs of the differences found, and at most
+// Options.MaxDiffs documents' fields for the report. The documents are
+// split by a hash of their ID into partitions of about 2M documents
+// (32 MB) by PostgreSQL's estimate, each side read once per partition, so
+// memory stays flat whatever the size. Two IDs are told apart by their
+// 64-bit hashes only: two distinct IDs of one partition sharing a hash
+// (odds about n²/2⁶⁵, 1e-7 at 2M) would be taken for one.
 package feedverify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"sort"
@@ -47,15 +51,27 @@ type Typed interface {
 	Columns(ctx context.Context) ([]record.Column, error)
 }
 
+// Estimator is a Source that can estimate how many documents it yields
+// (PostgreSQL's statistics), so Compare can choose its partitions before
+// reading (0 or less = no estimate).
+type Estimator interface {
+	EstimateDocs(ctx context.Context) (int64, error)
+}
+
 // Options tune Compare.
 type Options struct {
 	// MaxDiffs bounds the differences kept with their fields for the
 	// report (default 100). Counts and RepairIDs are always complete.
 	MaxDiffs int
 	// Partitions splits the comparison by a hash of the document ID into
-	// this many passes over both sides (default 1): memory is one hash per
-	// document of a partition.
+	// this many passes over both sides: memory is 16 bytes per document
+	// of a partition. 0 = as many as keep a partition at about
+	// PartitionDocs documents, by the Source's estimate when it gives one
+	// (Estimator), else 1.
 	Partitions int
+	// PartitionDocs is the documents per partition Partitions 0 aims at
+	// (default 2,000,000: 32 MB).
+	PartitionDocs int64
 	// Ignore lists fields left out of the comparison on both sides.
 	Ignore []string
 	// Columns overrides or adds field types (by Name) to those the Source
@@ -127,13 +143,30 @@ func Compare(ctx context.Context, src Source, dst doc.Target, gen string, opts O
 	if opts.MaxDiffs <= 0 {
 		opts.MaxDiffs = 100
 	}
-	if opts.Partitions <= 0 {
-		opts.Partitions = 1
-	}
 	if src == nil || dst == nil {
 		return nil, errors.New("feedverify: source and target are required")
 	}
+	if opts.PartitionDocs <= 0 {
+		opts.PartitionDocs = 2_000_000
+	}
+	expect := 0
+	if e, ok := src.(Estimator); ok && opts.Partitions <= 0 {
+		n, err := e.EstimateDocs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("feedverify: estimate postgres: %w", err)
+		}
+		if n > 0 {
+			opts.Partitions = int((n + opts.PartitionDocs - 1) / opts.PartitionDocs)
+			// A little over the estimate, so the index rarely grows
+			// (growing copies it: twice the memory for a moment).
+			expect = int(n/int64(opts.Partitions)) + int(n/int64(opts.Partitions))/16 + 1024
+		}
+	}
+	if opts.Partitions <= 0 {
+		opts.Partitions = 1
+	}
 	c := &comparer{
+		seed: maphash.MakeSeed(), expect: expect,
 		src: src, dst: dst, gen: gen, opts: opts,
 		ignore: map[string]bool{},
 		cols:   map[string]record.Column{},
@@ -164,6 +197,10 @@ func Compare(ctx context.Context, src Source, dst doc.Target, gen string, opts O
 }
 
 type comparer struct {
+	seed   maphash.Seed
+	expect int // documents per partition expected (the index's capacity), 0 = unknown
+	names  []string
+	buf    []byte
 	src    Source
 	dst    doc.Target
 	gen    string
@@ -173,88 +210,142 @@ type comparer struct {
 	rep    *Report
 }
 
-// part is the partition of a document ID.
-func (c *comparer) part(id string) int {
-	if c.opts.Partitions == 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % uint32(c.opts.Partitions))
+// entry is one PostgreSQL document of a partition: a 64-bit hash of its
+// ID and its document hash. Entries hold no pointer, so the garbage
+// collector never scans them (a map of ID strings to hashes made every
+// collection walk a million strings per million documents, and a rebuild's
+// verify spent most of its time there).
+type entry struct{ id, doc uint64 }
+
+// index is PostgreSQL's side of one partition, sorted by ID hash, with a
+// bit per entry set when the store yielded the document.
+type index struct {
+	e     []entry
+	found []uint64
 }
+
+// find returns the position of ID hash h, or -1.
+func (x *index) find(h uint64) int {
+	i, ok := slices.BinarySearchFunc(x.e, h, func(e entry, h uint64) int { return cmp.Compare(e.id, h) })
+	if !ok {
+		return -1
+	}
+	return i
+}
+
+func (x *index) seen(i int) bool { return x.found[i/64]&(1<<(i%64)) != 0 }
+func (x *index) mark(i int)      { x.found[i/64] |= 1 << (i % 64) }
+
+// idHash is the 64-bit hash documents are matched by (seeded per Compare).
+func (c *comparer) idHash(id string) uint64 { return maphash.String(c.seed, id) }
+
+// part is the partition of an ID hash.
+func (c *comparer) part(h uint64) int { return int(h % uint64(c.opts.Partitions)) }
 
 // pass compares the documents of partition p.
 func (c *comparer) pass(ctx context.Context, p int) error {
-	// 1. PostgreSQL: one hash per ID.
-	want := map[string]uint64{}
-	dups := 0
+	// 1. PostgreSQL: per document its ID hash and document hash, sorted.
+	// Two documents with one ID: the last one read counts (a stable sort
+	// keeps read order among equal IDs).
+	var x index
+	if c.expect > 0 {
+		x.e = make([]entry, 0, c.expect)
+	}
 	err := c.src.Docs(ctx, func(docs []doc.Doc) error {
 		for _, d := range docs {
-			if c.part(d.ID) != p {
+			h := c.idHash(d.ID)
+			if c.part(h) != p {
 				continue
 			}
-			if _, dup := want[d.ID]; dup {
-				dups++
-			}
 			c.learn(d.Fields)
-			want[d.ID] = c.hash(d.Fields)
+			x.e = append(x.e, entry{id: h, doc: c.hash(d.Fields)})
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("feedverify: read postgres: %w", err)
 	}
+	slices.SortStableFunc(x.e, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
+	dups := 0
+	for i := 1; i < len(x.e); i++ {
+		if x.e[i].id == x.e[i-1].id {
+			dups++
+		}
+	}
 	if dups > 0 {
+		x.e = dedupLast(x.e)
 		c.rep.Notes = append(c.rep.Notes, fmt.Sprintf("%d documents of PostgreSQL share an ID with another one (the last one counts)", dups))
 	}
-	c.rep.Docs += int64(len(want))
+	x.found = make([]uint64, (len(x.e)+63)/64)
+	c.rep.Docs += int64(len(x.e))
 
-	// 2. The store: each document against its hash.
+	// 2. The store: each document against its hash. A store may yield a
+	// document twice (Redis SCAN does while the keyspace is resized):
+	// a found one is skipped, an extra one counted once.
 	changed := map[string]map[string]any{} // kept changed docs: their stored fields
+	extraSeen := map[string]bool{}
 	var extra []doc.Doc
 	err = c.dst.Scan(ctx, c.gen, func(docs []doc.Doc) error {
 		for _, d := range docs {
-			if c.part(d.ID) != p {
+			h := c.idHash(d.ID)
+			if c.part(h) != p {
 				continue
 			}
-			c.rep.Stored++
-			h, ok := want[d.ID]
+			i := x.find(h)
 			switch {
-			case !ok:
+			case i < 0:
+				if extraSeen[d.ID] {
+					continue
+				}
+				extraSeen[d.ID] = true
+				c.rep.Stored++
 				c.rep.Extra++
 				c.rep.repair = append(c.rep.repair, d.ID)
 				if len(extra)+len(changed)+len(c.rep.Diffs) < c.opts.MaxDiffs {
 					extra = append(extra, doc.Doc{ID: d.ID})
 				}
 				continue
-			case h != c.hash(d.Fields):
+			case x.seen(i):
+				continue
+			}
+			x.mark(i)
+			c.rep.Stored++
+			if x.e[i].doc != c.hash(d.Fields) {
 				c.rep.Changed++
 				c.rep.repair = append(c.rep.repair, d.ID)
 				if len(extra)+len(changed)+len(c.rep.Diffs) < c.opts.MaxDiffs {
 					changed[d.ID] = maps.Clone(d.Fields) // a Target may reuse its maps
 				}
 			}
-			delete(want, d.ID)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("feedverify: scan %s: %w", c.gen, err)
 	}
-	missing := make([]string, 0, len(want))
-	for id := range want {
-		missing = append(missing, id)
+	unfound := 0
+	for i := range x.e {
+		if !x.seen(i) {
+			unfound++
+		}
 	}
-	sort.Strings(missing)
-	c.rep.Missing += len(missing)
-	c.rep.repair = append(c.rep.repair, missing...)
 
-	// 3. Fields of the changed documents kept for the report: read
-	// PostgreSQL again for them (only when something changed).
+	// 3. PostgreSQL again, only when something differs: the IDs of the
+	// missing documents (the index holds their hashes only) and the
+	// fields of the changed documents kept for the report. A document
+	// deleted from PostgreSQL between the two reads is no longer missing.
 	var diffs []verify.Diff
-	if len(changed) > 0 {
+	var missing []string
+	if unfound > 0 || len(changed) > 0 {
 		err := c.src.Docs(ctx, func(docs []doc.Doc) error {
 			for _, d := range docs {
+				if unfound > 0 {
+					if i := x.find(c.idHash(d.ID)); i >= 0 && !x.seen(i) {
+						x.mark(i) // an ID read twice is missing once
+						missing = append(missing, d.ID)
+						continue
+					}
+				}
 				stored, ok := changed[d.ID]
 				if !ok {
 					continue
@@ -274,6 +365,9 @@ func (c *comparer) pass(ctx context.Context, p int) error {
 			diffs = append(diffs, verify.Diff{Key: record.Key{id}, Kind: verify.Changed})
 		}
 	}
+	sort.Strings(missing)
+	c.rep.Missing += len(missing)
+	c.rep.repair = append(c.rep.repair, missing...)
 	for _, d := range extra {
 		diffs = append(diffs, verify.Diff{Key: record.Key{d.ID}, Kind: verify.Extra})
 	}
@@ -289,6 +383,18 @@ func (c *comparer) pass(ctx context.Context, p int) error {
 	}
 	c.rep.Diffs = append(c.rep.Diffs, diffs...)
 	return nil
+}
+
+// dedupLast keeps, of each run of entries with one ID hash, the last.
+func dedupLast(e []entry) []entry {
+	out := e[:0]
+	for i := range e {
+		if i+1 < len(e) && e[i+1].id == e[i].id {
+			continue
+		}
+		out = append(out, e[i])
+	}
+	return out
 }
 
 // learn gives each field PostgreSQL did not describe the type of its
@@ -318,20 +424,21 @@ func (c *comparer) column(name string, v any) record.Column {
 // not ignored fields in name order (an absent field is NULL: a Redis hash
 // stores no NULL field).
 func (c *comparer) hash(fields map[string]any) uint64 {
-	names := make([]string, 0, len(fields))
+	names := c.names[:0]
 	for k, v := range fields {
 		if v != nil && !c.ignore[k] {
 			names = append(names, k)
 		}
 	}
-	sort.Strings(names)
-	var buf []byte
+	slices.Sort(names)
+	buf := c.buf[:0]
 	text := record.Column{Type: record.Text}
 	for _, k := range names {
 		s, _ := Canonical(c.column(k, fields[k]), fields[k])
 		buf = verify.AppendField(buf, text, k)
 		buf = verify.AppendField(buf, text, s)
 	}
+	c.names, c.buf = names, buf
 	return verify.RowHash(buf)
 }
 

@@ -51,6 +51,11 @@ func (s *TableSource) Columns(ctx context.Context) ([]record.Column, error) {
 	return t.Columns, nil
 }
 
+// EstimateDocs is PostgreSQL's estimate of the table's rows.
+func (s *TableSource) EstimateDocs(ctx context.Context) (int64, error) {
+	return s.src.EstimateRows(ctx, s.table)
+}
+
 // Docs reads the table.
 func (s *TableSource) Docs(ctx context.Context, fn func([]doc.Doc) error) error {
 	var cols []string // nil = all
@@ -184,6 +189,12 @@ func emptyArray(t record.Type) any {
 	default:
 		return []string{}
 	}
+}
+
+// EstimateDocs is PostgreSQL's estimate of the table's rows (one
+// document per id).
+func (s *QuerySource) EstimateDocs(ctx context.Context) (int64, error) {
+	return s.src.EstimateRows(ctx, s.table)
 }
 
 // Docs scans the ids and renders their documents.

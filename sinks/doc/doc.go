@@ -57,7 +57,10 @@ type Target interface {
 	// it may be repeated; rejects are documents refused one by one.
 	Write(ctx context.Context, gen string, docs []Doc) (Result, error)
 	// Scan calls fn with every document of gen, in pages (for verify).
-	// Deleted documents are not returned.
+	// Deleted documents are not returned. A document may come twice
+	// (Redis SCAN returns a key again when the keyspace is resized
+	// meanwhile; remembering every key would cost memory per document):
+	// callers must tolerate repeats.
 	Scan(ctx context.Context, gen string, fn func([]Doc) error) error
 	// Close releases what the Target holds (not a client it was given).
 	Close() error
