@@ -359,6 +359,16 @@ func contains(xs []string, x string) bool {
 // catchup streams the rebuild's slot into gen until it has applied
 // everything committed before it started, or the slot has been quiet for
 // CatchupIdle. Whatever comes later, feed run applies from the same slot.
+//
+// "Everything before it started" shows in one of two ways: a transaction
+// ending at or past the WAL position read at the start, or the server's
+// keepalive at or past it (the slot sends only the feed's tables'
+// transactions, so the first may never come — other writes, the ledger's
+// among them, move the WAL on; the server sends a keepalive with its
+// position once it has nothing more to send, and the stream hands it over
+// after applying everything before it). Without the second, every
+// catch-up of a quiet table waited out CatchupIdle (a second of each
+// rebuild).
 func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names) (int, error) {
 	var target string
 	if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&target); err != nil {
@@ -400,7 +410,11 @@ func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names) (int
 		applied.Store(uint64(tx.EndLSN))
 		last.Store(time.Now().UnixNano())
 		return nil
-	}, pgrepl.StreamOptions{StatusInterval: f.opts.StatusInterval})
+	}, pgrepl.StreamOptions{StatusInterval: f.opts.StatusInterval, OnKeepalive: func(end pgrepl.LSN) {
+		if uint64(end) >= uint64(goal) && uint64(end) > applied.Load() {
+			applied.Store(uint64(end))
+		}
+	}})
 	if ctx.Err() != nil {
 		return n, ErrInterrupted
 	}
