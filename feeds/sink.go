@@ -41,20 +41,21 @@ func (s *docSink) Write(ctx context.Context, t *record.Table, b *record.Batch, _
 			return sinks.WriteResult{}, fmt.Errorf("feed %s: batch lacks id column %q", s.f.Name(), k)
 		}
 	}
-	rowOf := map[string]int{}
+	// rowOf maps a document's ID to its row, for the documents form
+	// (the table form's document i is row i).
+	var rowOf map[string]int
 	var docs []doc.Doc
 	if s.f.Spec.Documents == nil {
 		docs = make([]doc.Doc, 0, len(b.Rows))
-		for r, row := range b.Rows {
+		for _, row := range b.Rows {
 			fields := make(map[string]any, len(b.Columns))
 			for j, c := range b.Columns {
 				fields[c.Name] = row[j]
 			}
-			id := s.f.docID(fields)
-			rowOf[id] = r
-			docs = append(docs, doc.Doc{ID: id, Fields: fields, Version: s.version})
+			docs = append(docs, doc.Doc{ID: s.f.docID(fields), Fields: fields, Version: s.version})
 		}
 	} else {
+		rowOf = make(map[string]int, len(b.Rows))
 		ids := make([]record.Key, len(b.Rows))
 		for r, row := range b.Rows {
 			k := make(record.Key, len(idx))
@@ -81,7 +82,10 @@ func (s *docSink) Write(ctx context.Context, t *record.Table, b *record.Batch, _
 	for _, rj := range res.Rejects {
 		row := 0
 		if rj.Row >= 0 && rj.Row < len(docs) {
-			row = rowOf[docs[rj.Row].ID]
+			row = rj.Row
+			if rowOf != nil {
+				row = rowOf[docs[rj.Row].ID]
+			}
 		}
 		out.Rejects = append(out.Rejects, sinks.Reject{Row: row, Reason: fmt.Sprintf("document %s: %s", docIDOf(docs, rj.Row), rj.Reason)})
 	}

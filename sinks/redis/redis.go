@@ -382,6 +382,7 @@ func (w *Writer) WritePlain(ctx context.Context, recs []Record) (Result, error) 
 	var version uint64
 	var vbox any
 	names := make(map[string]any, 16)
+	var arena []any
 	n, pending := 0, 0
 	for i, r := range recs {
 		if r.Delete {
@@ -396,11 +397,21 @@ func (w *Writer) WritePlain(ctx context.Context, recs []Record) (Result, error) 
 		if vbox == nil || r.Version != version {
 			version, vbox = r.Version, padVersion(r.Version)
 		}
-		var c []any
+		// Each command's arguments are cut from one arena per few
+		// thousand records instead of allocated one by one (the client
+		// keeps them until Exec; a full arena is left to them).
+		need := 4 + 2*len(r.Fields)
+		if !hash {
+			need = 7
+		}
+		if cap(arena)-len(arena) < need {
+			arena = make([]any, 0, max(need, execRows*need))
+		}
+		c := arena[len(arena) : len(arena) : len(arena)+need]
 		if hash {
-			c = append(make([]any, 0, 4+2*len(r.Fields)), "HSET", key, VersionField, vbox)
+			c = append(c, "HSET", key, VersionField, vbox)
 		} else {
-			c = append(make([]any, 0, 7), "SET", key, vbox, "")
+			c = append(c, "SET", key, vbox, "")
 		}
 		c, err = w.payloadNames(c, r.Fields, names)
 		if err != nil {
@@ -414,6 +425,9 @@ func (w *Writer) WritePlain(ctx context.Context, recs []Record) (Result, error) 
 			if ttl > 0 {
 				c = append(c, "PX", ttl.Milliseconds())
 			}
+		}
+		if len(c) <= need { // not moved out of the arena by an append
+			arena = arena[:len(arena)+len(c)]
 		}
 		keys = append(keys, c[1])
 		cmds = append(cmds, c)
@@ -590,7 +604,7 @@ func (w *Writer) payloadNames(argv []any, fields map[string]any, names map[strin
 			continue // NULL = field absent
 		}
 		if names == nil {
-			argv = append(argv, k, doc.IDPart(x))
+			argv = append(argv, k, argValue(x))
 			continue
 		}
 		name, ok := names[k]
@@ -598,9 +612,20 @@ func (w *Writer) payloadNames(argv []any, fields map[string]any, names map[strin
 			name = k
 			names[k] = name
 		}
-		argv = append(argv, name, doc.IDPart(x))
+		argv = append(argv, name, argValue(x))
 	}
 	return argv, nil
+}
+
+// argValue is x as a command argument with the text doc.IDPart gives it:
+// a string, []byte or integer as it is (the client writes it as that text
+// without a copy or a new allocation), anything else as IDPart's string.
+func argValue(x any) any {
+	switch x.(type) {
+	case string, []byte, int64, int:
+		return x
+	}
+	return doc.IDPart(x)
 }
 
 // jsonValues turns []byte into strings so JSON shows text, not base64.

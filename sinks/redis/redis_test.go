@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/transitdb/transit/internal/testenv"
+	"github.com/transitdb/transit/sinks/doc"
 )
 
 // client is testenv.Redis: a client and a key prefix of the test's own.
@@ -550,5 +551,39 @@ func TestSweep(t *testing.T) {
 				t.Fatal("an old key of the other format was kept")
 			}
 		})
+	}
+}
+
+// TestArgValueText: a value handed to Redis as it is (string, []byte,
+// integers) or as text reads back as doc.IDPart's text, plain and through
+// the script alike.
+func TestArgValueText(t *testing.T) {
+	c, prefix := client(t)
+	ctx := context.Background()
+	fields := map[string]any{
+		"id": int64(7), "s": "text", "b": []byte("raw"), "i": 42, "neg": int64(-9),
+		"f": 1.5e-7, "t": time.Date(2024, 3, 1, 10, 2, 1, 500, time.FixedZone("x", 3600)),
+	}
+	for _, plain := range []bool{true, false} {
+		w, err := New(c, Options{KeyTemplate: prefix + fmt.Sprint(plain) + ":{id}"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		write := w.Write
+		if plain {
+			write = w.WritePlain
+		}
+		if res, err := write(ctx, []Record{{Fields: fields, Version: 1}}); err != nil || res.Written != 1 {
+			t.Fatalf("plain %v: %+v %v", plain, res, err)
+		}
+		got, err := c.HGetAll(ctx, prefix+fmt.Sprint(plain)+":7").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range fields {
+			if got[k] != doc.IDPart(v) {
+				t.Errorf("plain %v: %s = %q, want %q", plain, k, got[k], doc.IDPart(v))
+			}
+		}
 	}
 }
