@@ -100,8 +100,15 @@ func (f *Feed) apply(ctx context.Context, gen string, tx pgrepl.Tx) (int, error)
 	if len(ids) == 0 {
 		return n, nil
 	}
+	xids := tx.Xids
+	if xids == nil {
+		xids = []uint32{tx.Xid}
+	}
 	var docs []doc.Doc
 	err := f.retry(ctx, func() error {
+		if err := f.waitVisible(ctx, xids); err != nil {
+			return err
+		}
 		var err error
 		docs, err = f.render(ctx, ids, version)
 		return err
@@ -130,10 +137,12 @@ func merge(txs []pgrepl.Tx) pgrepl.Tx {
 		n += len(tx.Changes)
 	}
 	all := make([]pgrepl.Change, 0, n)
+	xids := make([]uint32, 0, len(txs))
 	for _, tx := range txs {
 		all = append(all, tx.Changes...)
+		xids = append(xids, tx.Xid)
 	}
-	last.Changes = all
+	last.Changes, last.Xids = all, xids
 	return last
 }
 
@@ -215,8 +224,15 @@ func (f *Feed) retry(ctx context.Context, fn func() error) error {
 // is the server's WAL position taken before the read: the state read is at
 // least that new, and every later change commits above it. It returns how
 // many documents were written or deleted.
+//
+// A transaction whose commit record lies below that position may not be
+// visible yet (see waitVisible); the render would miss it and the stream's
+// apply of it, at a lower version, would then be skipped. So the
+// transactions in progress just after the position was read are waited for
+// (at most refeedWait: one still running after that is taken to commit
+// later, above the position, which the stream applies as usual).
 func (f *Feed) Refeed(ctx context.Context, gen string, ids []record.Key) (int, error) {
-	var lsn string
+	var lsn, snap string
 	if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
 		return 0, fmt.Errorf("feed %s: current wal position: %w", f.Name(), err)
 	}
@@ -224,9 +240,26 @@ func (f *Feed) Refeed(ctx context.Context, gen string, ids []record.Key) (int, e
 	if err != nil {
 		return 0, err
 	}
+	if err := f.pool.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&snap); err != nil {
+		return 0, fmt.Errorf("feed %s: snapshot: %w", f.Name(), err)
+	}
+	if running := inProgress(snap); len(running) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, refeedWait)
+		err := f.waitVisible(wctx, running)
+		cancel()
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if err != nil {
+			f.log.Debug("transactions still in progress after the wait; taken to commit after the position", "position", lsn, "snapshot", snap)
+		}
+	}
 	docs, err := f.render(ctx, ids, uint64(v))
 	if err != nil {
 		return 0, err
 	}
 	return f.write(ctx, gen, docs)
 }
+
+// refeedWait bounds Refeed's wait for the transactions in progress.
+const refeedWait = 2 * time.Second

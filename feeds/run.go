@@ -117,14 +117,24 @@ func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) 
 				return errPassedUntil
 			}
 		}
+		t0 := time.Now()
 		tx := merge(txs)
 		n, err := f.apply(ctx, gen, tx)
 		if err != nil {
 			return err
 		}
+		t1 := time.Now()
 		ok, err := f.Ledger.Confirm(ctx, f.Plan.Name, f.Name(), slot, uint64(tx.EndLSN), int64(n), tx.CommitTime)
 		if err != nil {
 			return err
+		}
+		if t2 := time.Now(); t2.Sub(txs[0].CommitTime) > slowBatch {
+			// Where a slow batch's time went: before it reached transit
+			// (PostgreSQL's decoding and sending), the write into the
+			// store, the checkpoint in the ledger.
+			f.log.Debug("slow batch", "transactions", len(txs), "changes", n,
+				"commit_to_received", t0.Sub(txs[0].CommitTime).Round(time.Millisecond),
+				"write", t1.Sub(t0).Round(time.Millisecond), "checkpoint", t2.Sub(t1).Round(time.Millisecond))
 		}
 		if !ok {
 			return errSlotChanged
@@ -155,6 +165,10 @@ func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) 
 	}
 	return nil
 }
+
+// slowBatch: a batch applied later than this after its first commit is
+// logged (debug) with where its time went.
+const slowBatch = 250 * time.Millisecond
 
 // progress is what the stream tells its watcher.
 type progress struct {

@@ -39,8 +39,9 @@ type Change struct {
 // Tx is one committed transaction.
 type Tx struct {
 	Xid        uint32
-	CommitLSN  LSN // the commit record's position
-	EndLSN     LSN // end of the transaction: confirmed once Apply succeeds
+	Xids       []uint32 // of a merged batch: every transaction's Xid (nil: Xid alone)
+	CommitLSN  LSN      // the commit record's position
+	EndLSN     LSN      // end of the transaction: confirmed once Apply succeeds
 	CommitTime time.Time
 	Changes    []Change
 }
