@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type Config struct {
 	Timeout    time.Duration // a change unseen this long is given up
 	Direct     bool
 	Pollers    int
+	Slow       time.Duration // print each batch seen later than this (0: none)
 }
 
 // Result is what a run measured.
@@ -85,6 +87,7 @@ func main() {
 	flag.DurationVar(&c.Timeout, "timeout", 30*time.Second, "give up on a change unseen this long")
 	flag.BoolVar(&c.Direct, "direct", false, "write to Redis here (no feed): tests the tool")
 	flag.IntVar(&c.Pollers, "pollers", 8, "concurrent pollers")
+	flag.DurationVar(&c.Slow, "slow", 0, "print to stderr each batch whose last change showed later than this after its commit (0: none)")
 	flag.Parse()
 	ctx := context.Background()
 	if *setup {
@@ -153,6 +156,7 @@ type batch struct {
 	ids    []int32
 	seqs   []int64
 	commit time.Time
+	polled time.Time // when a poller took it up
 }
 
 // Run writes for c.Duration and measures until every change was seen or
@@ -203,7 +207,12 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for b := range todo {
+				b.polled = time.Now()
 				got, missed, err := poll(ctx, rc, key, b, c.Timeout)
+				if c.Slow > 0 && len(got) > 0 && slices.Max(got) > c.Slow {
+					fmt.Fprintf(os.Stderr, "feedlag: slow batch committed %s, last change seen after %s (queued for a poller %s)\n",
+						b.commit.UTC().Format("15:04:05.000"), slices.Max(got).Round(time.Millisecond), b.polled.Sub(b.commit).Round(time.Millisecond))
+				}
 				mu.Lock()
 				for _, d := range got {
 					_ = lag.RecordValue(max(1, d.Microseconds()))
@@ -283,11 +292,19 @@ func poll(ctx context.Context, rc *goredis.Client, key func(int32) string, b bat
 	deadline := b.commit.Add(timeout)
 	for len(pending) > 0 {
 		if time.Now().After(deadline) {
+			i := pending[0]
+			v, _ := rc.HGet(ctx, key(b.ids[i]), "seq").Result()
+			fmt.Fprintf(os.Stderr, "feedlag: %d changes of the batch committed %s unseen; the first: %s seq %d, Redis has %q\n",
+				len(pending), b.commit.UTC().Format("15:04:05.000"), key(b.ids[i]), b.seqs[i], v)
 			return lags, len(pending), nil
 		}
 		// The last key first: until it shows, reading the others is waste.
 		last := pending[len(pending)-1]
+		t0 := time.Now()
 		v, err := rc.HGet(ctx, key(b.ids[last]), "seq").Result()
+		if d := time.Since(t0); d > 200*time.Millisecond {
+			fmt.Fprintf(os.Stderr, "feedlag: one HGET took %s (at %s)\n", d.Round(time.Millisecond), t0.UTC().Format("15:04:05.000"))
+		}
 		if err != nil && err != goredis.Nil {
 			return lags, len(pending), err
 		}
@@ -300,7 +317,12 @@ func poll(ctx context.Context, rc *goredis.Client, key func(int32) string, b bat
 		for j, i := range pending {
 			cmds[j] = pipe.HGet(ctx, key(b.ids[i]), "seq")
 		}
-		if _, err := pipe.Exec(ctx); err != nil && err != goredis.Nil {
+		t0 = time.Now()
+		_, err = pipe.Exec(ctx)
+		if d := time.Since(t0); d > 200*time.Millisecond {
+			fmt.Fprintf(os.Stderr, "feedlag: one pipeline of %d HGETs took %s (at %s)\n", len(pending), d.Round(time.Millisecond), t0.UTC().Format("15:04:05.000"))
+		}
+		if err != nil && err != goredis.Nil {
 			return lags, len(pending), err
 		}
 		now := time.Now()
