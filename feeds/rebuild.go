@@ -69,6 +69,8 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 	}()
 
 	l := f.Ledger
+	// Slots an earlier switch retired and a killed process left behind.
+	f.dropRetired(ctx, 0)
 	st, err := l.Feed(ctx, f.Plan.Name, f.Name())
 	if err != nil {
 		return nil, err
@@ -194,14 +196,13 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 		confirmed = uint64(s.Confirmed)
 	}
 	msg := fmt.Sprintf("ok: %s from %s", gen, pglogrepl.LSN(st.RebuildLSN))
-	oldSlot, oldPub, err := l.FinishRebuild(ctx, f.Plan.Name, f.Name(), gen, confirmed, msg)
-	if err != nil {
+	// The switch records the old slot as retired in the same statement:
+	// killed before the drop below, the next rebuild or feed run drops it.
+	if _, _, err := l.FinishRebuild(ctx, f.Plan.Name, f.Name(), gen, confirmed, msg); err != nil {
 		return res, err
 	}
 	log.Info("switched", "generation", gen)
-	if oldSlot != "" && oldSlot != names.Slot {
-		f.dropSlot(ctx, pgrepl.Names{Slot: oldSlot, Publication: oldPub}, 10*time.Second)
-	}
+	f.dropRetired(ctx, 10*time.Second)
 	res.Dropped, err = f.dropOld(ctx, gen)
 	return res, err
 }
@@ -427,19 +428,40 @@ func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names) (int
 // dropSlot drops a slot and publication the feed no longer uses, retrying
 // while a feed run still streams from it (it notices the switch and lets
 // go); it only warns when that takes longer than wait.
-func (f *Feed) dropSlot(ctx context.Context, names pgrepl.Names, wait time.Duration) {
+func (f *Feed) dropSlot(ctx context.Context, names pgrepl.Names, wait time.Duration) bool {
 	deadline := time.Now().Add(wait)
 	for {
 		held, err := pgrepl.Drop(ctx, f.url, names)
 		if err == nil {
 			f.log.Info("dropped the old slot", "slot", names.Slot, "freed_wal_bytes", held)
-			return
+			return true
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			f.log.Warn("could not drop the old slot yet; feed run drops it when it switches, or transit feed drop", "slot", names.Slot, "err", err)
-			return
+			f.log.Warn("could not drop the old slot yet; the next feed run or rebuild drops it, or transit feed drop", "slot", names.Slot, "err", err)
+			return false
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// dropRetired drops the slots rebuilds of the feed switched away from
+// (recorded in the ledger by the switch itself, so a process killed before
+// it dropped them leaves them there) and forgets each one dropped. One
+// still in use after wait (a feed run that has not followed the switch
+// yet) stays recorded for the next call.
+func (f *Feed) dropRetired(ctx context.Context, wait time.Duration) {
+	slots, pubs, err := f.Ledger.Retired(ctx, f.Plan.Name, f.Name())
+	if err != nil {
+		f.log.Warn("could not read the retired slots", "err", err)
+		return
+	}
+	for i, slot := range slots {
+		if !f.dropSlot(ctx, pgrepl.Names{Slot: slot, Publication: pubs[i]}, wait) {
+			continue
+		}
+		if err := f.Ledger.Unretire(ctx, f.Plan.Name, f.Name(), slot); err != nil {
+			f.log.Warn("dropped a retired slot but could not note it", "slot", slot, "err", err)
+		}
 	}
 }
 

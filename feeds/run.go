@@ -63,6 +63,9 @@ func (f *Feed) Run(ctx context.Context, o RunOptions) error {
 	}
 	rejected0 := f.rejected.Load()
 	for {
+		// Slots a switch retired (before reading which slot is current,
+		// so the one about to be streamed is never among them).
+		f.dropRetired(ctx, 0)
 		st, err := f.Ledger.Feed(ctx, f.Plan.Name, f.Name())
 		if err != nil {
 			return err
@@ -77,7 +80,7 @@ func (f *Feed) Run(ctx context.Context, o RunOptions) error {
 		err = f.stream(ctx, st.Slot, st.Publication, st.CurrentGen, o)
 		if errors.Is(err, errSlotChanged) {
 			f.log.Info("a rebuild switched the feed; following it", "old_slot", st.Slot)
-			f.dropSlot(ctx, pgrepl.Names{Slot: st.Slot, Publication: st.Publication}, 5*time.Second)
+			f.dropRetired(ctx, 5*time.Second)
 			continue
 		}
 		if n := f.rejected.Load() - rejected0; err == nil && n > 0 {

@@ -80,7 +80,15 @@ func (f *Feed) Drop(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	var held int64
-	for _, n := range []pgrepl.Names{{Slot: st.Slot, Publication: st.Publication}, {Slot: st.RebuildSlot, Publication: st.RebuildPub}} {
+	all := []pgrepl.Names{{Slot: st.Slot, Publication: st.Publication}, {Slot: st.RebuildSlot, Publication: st.RebuildPub}}
+	slots, pubs, err := f.Ledger.Retired(ctx, f.Plan.Name, f.Name())
+	if err != nil {
+		return 0, err
+	}
+	for i := range slots {
+		all = append(all, pgrepl.Names{Slot: slots[i], Publication: pubs[i]})
+	}
+	for _, n := range all {
 		if n.Slot == "" {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,7 +139,10 @@ func (l *Ledger) FinishRebuild(ctx context.Context, plan, feed, gen string, conf
 	err = l.Pool.QueryRow(ctx, `UPDATE transit.feeds f SET current_gen = rebuild_gen, slot = rebuild_slot,
 			publication = rebuild_pub, confirmed_lsn = $4::pg_lsn, rebuild_gen = '', rebuild_slot = '', rebuild_pub = '',
 			rebuild_lsn = NULL, rebuild_phase = '', rebuild_started = NULL, last_rebuild_at = now(),
-			last_rebuild_result = $5, updated_at = now()
+			last_rebuild_result = $5, updated_at = now(),
+			retired = CASE WHEN old.slot <> '' AND old.slot <> f.rebuild_slot
+				AND NOT (old.slot || ' ' || old.publication) = ANY (f.retired)
+				THEN array_append(f.retired, old.slot || ' ' || old.publication) ELSE f.retired END
 		FROM (SELECT slot, publication FROM transit.feeds WHERE plan = $1 AND feed = $2 FOR UPDATE) old
 		WHERE f.plan = $1 AND f.feed = $2 AND f.rebuild_gen = $3
 		RETURNING old.slot, old.publication`, plan, feed, gen, lsnText(confirmed), result).Scan(&oldSlot, &oldPub)
@@ -149,6 +153,35 @@ func (l *Ledger) FinishRebuild(ctx context.Context, plan, feed, gen string, conf
 		return "", "", fmt.Errorf("ledger: finish rebuild of %s: %w", feed, err)
 	}
 	return oldSlot, oldPub, nil
+}
+
+// Retired returns the slots (and their publications) that rebuilds of
+// the feed switched away from and that are not known to be dropped yet:
+// FinishRebuild records the old slot in the same statement as the switch.
+func (l *Ledger) Retired(ctx context.Context, plan, feed string) (slots, pubs []string, err error) {
+	var els []string
+	err = l.Pool.QueryRow(ctx, `SELECT retired FROM transit.feeds WHERE plan = $1 AND feed = $2`, plan, feed).Scan(&els)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: retired slots of %s: %w", feed, err)
+	}
+	for _, e := range els {
+		slot, pub, _ := strings.Cut(e, " ")
+		slots, pubs = append(slots, slot), append(pubs, pub)
+	}
+	return slots, pubs, nil
+}
+
+// Unretire forgets retired slot slot of the feed (it was dropped).
+func (l *Ledger) Unretire(ctx context.Context, plan, feed, slot string) error {
+	_, err := l.Pool.Exec(ctx, `UPDATE transit.feeds SET retired = ARRAY(SELECT e FROM unnest(retired) e WHERE split_part(e, ' ', 1) <> $3)
+		WHERE plan = $1 AND feed = $2`, plan, feed, slot)
+	if err != nil {
+		return fmt.Errorf("ledger: forget retired slot %s of %s: %w", slot, feed, err)
+	}
+	return nil
 }
 
 // Confirm stores lsn as the checkpoint of the feed's slot, adds events,
