@@ -84,7 +84,17 @@ func (r *runner) planRun(ctx context.Context) ([]ledger.EntityPlan, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			es := r.order[i]
-			chunks, rows, smax, err := r.cutChunks(ctx, es)
+			// A store lost for a moment while the keys are scanned (a
+			// dropped connection, a restart) is retried like the
+			// workers' reads: the scan only reads.
+			var chunks []ledger.Bounds
+			var rows int64
+			var smax any
+			err := r.retry(ctx, func() error {
+				var err error
+				chunks, rows, smax, err = r.cutChunks(ctx, es)
+				return err
+			})
 			if err != nil {
 				errs[i] = fmt.Errorf("plan chunks of %s: %w", es.Name, err)
 				return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/transitdb/transit/internal/testenv"
 )
 
@@ -60,6 +62,27 @@ func checkAllRows(t *testing.T, purl string, n int) {
 	if want := fmt.Sprintf("%d/%d", n, n); got != want {
 		t.Errorf("target rows (count/distinct ids) %s, want %s", got, want)
 	}
+}
+
+// waitTargetRows waits until shop.orders of purl holds at least n rows
+// (the table may not exist yet), failing the test after timeout.
+func waitTargetRows(t *testing.T, purl string, n int, timeout time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, purl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		var got int
+		if conn.QueryRow(ctx, `SELECT count(*) FROM shop.orders`).Scan(&got) == nil && got >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("shop.orders did not reach %d rows in %s", n, timeout)
 }
 
 // TestRowsPerSecond: 20,000 rows at 5,000 rows/s take 4 s ± 10% more
@@ -208,7 +231,10 @@ func TestBreakerOpensAndRunResumes(t *testing.T) {
 		code, out, errs := transitRun(t, "run", plan, "--output", "json", "--workers", "1", "--chunk-rows", "1000")
 		done <- result{code, out, errs}
 	}()
-	time.Sleep(1500 * time.Millisecond) // mid-run: 20,000 rows at 4,000/s take 5 s
+	// Mid-run: once rows arrive (20,000 rows at 4,000/s take 5 s). A
+	// fixed sleep could fall in the planning scan on a loaded machine,
+	// which is retried without the breaker.
+	waitTargetRows(t, purl, 1000, time.Minute)
 	px.setDown(true)
 	time.Sleep(4 * time.Second)
 	px.setDown(false)
