@@ -85,7 +85,7 @@ func waitTargetRows(t *testing.T, purl string, n int, timeout time.Duration) {
 	t.Fatalf("shop.orders did not reach %d rows in %s", n, timeout)
 }
 
-// TestRowsPerSecond: 20,000 rows at 5,000 rows/s take 4 s ± 10% more
+// TestRowsPerSecond: 20,000 rows at 5,000 rows/s take 4 s (−10%, +20%) more
 // than the same move without a limit (run's own elapsed, both runs in
 // this test, so the machine's noise and the run's fixed costs cancel).
 // Not parallel: the package's other tests would load the CPU during the
@@ -104,9 +104,11 @@ func TestRowsPerSecond(t *testing.T) {
 	free := elapsed(ordersPlan(t, murl, testenv.Postgres(t), 500))
 	limited := elapsed(limitsPlan(t, murl, purl, "      rows_per_second: 5000", 500))
 	// The bucket starts full (burst 500 rows, a tenth of a second), so the
-	// ideal extra time is 3.9 s.
-	if d := limited - free; d < 3.6 || d > 4.4 {
-		t.Errorf("limited run took %.2fs, unlimited %.2fs: %.2fs more, want 4s ± 10%%", limited, free, d)
+	// ideal extra time is 3.9 s. Faster than 3.6 s would be the limit not
+	// holding; slower is bounded loosely (+20%), since the other packages'
+	// tests share the two cores during the limited run (CI saw 4.44 s).
+	if d := limited - free; d < 3.6 || d > 4.8 {
+		t.Errorf("limited run took %.2fs, unlimited %.2fs: %.2fs more, want 3.6–4.8 s", limited, free, d)
 	}
 	checkAllRows(t, purl, n)
 	sameOrders(t, db, purl)
