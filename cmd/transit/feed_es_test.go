@@ -121,7 +121,10 @@ func TestFeedRebuildKilledES(t *testing.T) {
 			kills++
 			phase := pgScalar(t, url, `SELECT rebuild_phase FROM transit.feeds`)
 			t.Logf("killed in phase %q", phase)
-			if phase != "" {
+			if phase != "" && phase != "switch" {
+				// Killed in the switch phase, the alias is on the old or
+				// the new index (the switch is one atomic step); the
+				// resumed rebuild finishes it.
 				if got := aliasIndexes(t, esURL, "customers"); strings.Join(got, ",") != "customers_v1" {
 					t.Fatalf("a killed rebuild (phase %s) moved the alias: %v", phase, got)
 				}
@@ -137,7 +140,8 @@ func TestFeedRebuildKilledES(t *testing.T) {
 	// the attempts got to finish it (it ran to its end before its kill
 	// came, or was killed just after the switch): then the alias has
 	// moved, and another rebuild would build a third generation.
-	if got := aliasIndexes(t, esURL, "customers"); strings.Join(got, ",") == "customers_v1" {
+	if got := aliasIndexes(t, esURL, "customers"); strings.Join(got, ",") == "customers_v1" ||
+		pgScalar(t, url, `SELECT coalesce(max(rebuild_phase), '') FROM transit.feeds`) != "" {
 		if out, err := transitOutput(bin, "feed", "rebuild", planPath, "--feed", "cs"); err != nil {
 			t.Fatalf("final rebuild: %v\n%s", err, out)
 		} else {
