@@ -7,8 +7,9 @@
 //	       as answers come, for -duration: the req/s reached;
 //	    2. paced at -rate req/s in total: the same reads direct with pgx
 //	       (SELECT * … WHERE id = $1, one pool of -conns connections), then
-//	       through the server, each for -duration, latency measured from
-//	       the time each request was due (no coordinated omission).
+//	       through the server, each for -duration in all, alternating in
+//	       -slices slices, latency measured from the time each request
+//	       was due (no coordinated omission).
 //	serveload -mode port -url URL -pg PGURL -mysql DSN -table shop.orders -old-table orders -ids 1:2000
 //	    sequential reads of IDs missing in the new store (fallback and
 //	    port), then as baselines one old read by ID (database/sql on
@@ -19,14 +20,19 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -41,11 +47,11 @@ import (
 )
 
 type config struct {
-	mode, url, entity, token, pg, table, mysql, oldTable string
-	lo, hi                                               int
-	conns, rate                                          int
-	duration                                             time.Duration
-	closedOnly                                           bool
+	mode, client, url, entity, token, pg, table, mysql, oldTable string
+	lo, hi                                                       int
+	conns, rate, slices                                          int
+	duration                                                     time.Duration
+	closedOnly                                                   bool
 }
 
 func main() {
@@ -62,6 +68,8 @@ func main() {
 	flag.IntVar(&c.conns, "conns", 16, "concurrent workers (and connections)")
 	flag.IntVar(&c.rate, "rate", 5000, "paced rate, requests per second in total")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
+	flag.StringVar(&c.client, "client", "raw", "the HTTP client, raw (minimal, one goroutine, as wrk) or nethttp (net/http)")
+	flag.IntVar(&c.slices, "slices", 10, "mode hit: the paced direct and server measurements alternate in this many slices")
 	flag.BoolVar(&c.closedOnly, "closed-only", false, "mode hit: only the closed loop through the server (for profiling)")
 	flag.Parse()
 	c.token = os.Getenv("TRANSIT_SERVE_TOKEN")
@@ -70,6 +78,9 @@ func main() {
 	c.hi, _ = strconv.Atoi(hi)
 	if !ok || c.lo <= 0 || c.hi < c.lo {
 		fail(fmt.Errorf("-ids %q: want lo:hi", ids))
+	}
+	if c.client != "raw" && c.client != "nethttp" {
+		fail(fmt.Errorf("-client %q: want raw or nethttp", c.client))
 	}
 	var err error
 	switch c.mode {
@@ -131,6 +142,127 @@ func httpReader(c config) reader {
 		}
 		return nil
 	}
+}
+
+// serverReader reads through the server with the client -client names.
+func serverReader(c config) (reader, func()) {
+	if c.client == "nethttp" {
+		return httpReader(c), func() {}
+	}
+	return rawReader(c)
+}
+
+// rawReader reads through the server with a minimal HTTP/1.1 client, as
+// wrk does: one keep-alive connection per worker, the request written as
+// bytes, the answer read by its Content-Length, all in the caller's
+// goroutine. net/http's client hands every request to a connection's write
+// and read goroutines and back (about 75 µs of client CPU per request
+// here), which a paced p99 on 2 shared cores counts against the server;
+// pgx, the direct path's client, does none of that. -client nethttp keeps
+// net/http.
+func rawReader(c config) (reader, func()) {
+	u, err := url.Parse(c.url)
+	if err != nil {
+		fail(err)
+	}
+	auth := ""
+	if c.token != "" {
+		auth = "Authorization: Bearer " + c.token + "\r\n"
+	}
+	prefix := "GET " + strings.TrimRight(u.Path, "/") + "/v1/" + c.entity + "/"
+	suffix := " HTTP/1.1\r\nHost: " + u.Host + "\r\n" + auth + "\r\n"
+	type conn struct {
+		nc  net.Conn
+		br  *bufio.Reader
+		buf []byte
+	}
+	pool := make(chan *conn, c.conns*2)
+	var all []*conn
+	var mu sync.Mutex
+	get := func() (*conn, error) {
+		select {
+		case cn := <-pool:
+			return cn, nil
+		default:
+		}
+		nc, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			return nil, err
+		}
+		cn := &conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10)}
+		mu.Lock()
+		all = append(all, cn)
+		mu.Unlock()
+		return cn, nil
+	}
+	read := func(ctx context.Context, id int) error {
+		cn, err := get()
+		if err != nil {
+			return err
+		}
+		cn.buf = append(strconv.AppendInt(append(cn.buf[:0], prefix...), int64(id), 10), suffix...)
+		_ = cn.nc.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := cn.nc.Write(cn.buf); err != nil {
+			cn.nc.Close()
+			return err
+		}
+		code, err := readResponse(cn.br)
+		if err != nil {
+			cn.nc.Close()
+			return err
+		}
+		pool <- cn
+		if code != 200 {
+			return fmt.Errorf("id %d: HTTP %d", id, code)
+		}
+		return nil
+	}
+	closeAll := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, cn := range all {
+			cn.nc.Close()
+		}
+	}
+	return read, closeAll
+}
+
+// readResponse reads one HTTP/1.1 response with a Content-Length (what
+// transit serve sends) and returns its status code.
+func readResponse(br *bufio.Reader) (int, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	code, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	length := -1
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if name, val, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(name, []byte("Content-Length")) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(val))); err != nil {
+				return 0, fmt.Errorf("bad Content-Length %q", val)
+			}
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("response without Content-Length")
+	}
+	if _, err := br.Discard(length); err != nil {
+		return 0, err
+	}
+	return code, nil
 }
 
 func pgReader(pool *pgxpool.Pool, table string) reader {
@@ -242,7 +374,9 @@ func hit(c config) error {
 		return err
 	}
 	defer pool.Close()
-	direct, viaServer := pgReader(pool, c.table), httpReader(c)
+	viaServer, closeAll := serverReader(c)
+	defer closeAll()
+	direct := pgReader(pool, c.table)
 	// Warm both paths (connections, plans, caches).
 	warm := c
 	warm.duration = time.Second
@@ -256,17 +390,39 @@ func hit(c config) error {
 	if c.closedOnly {
 		return nil
 	}
-	hd, took, errs := paced(c, direct)
-	report("direct_pgx_paced", hd, took, errs, map[string]any{"rate": c.rate})
-	hs, took, errs := paced(c, viaServer)
-	report("serve_paced", hs, took, errs, map[string]any{"rate": c.rate,
-		"p99_ratio": float64(hs.ValueAtQuantile(99)) / float64(max(1, hd.ValueAtQuantile(99)))})
+	// The two paced measurements alternate in -slices slices of
+	// duration/slices each (direct, server, direct, …): on a shared
+	// machine a burst of outside load then falls on both rather than on
+	// whichever happened to run at the time, which swung the p99 ratio
+	// between 0.9 and 11 in back-to-back runs of 10 s each.
+	hd, hs := newHist(), newHist()
+	var tookD, tookS time.Duration
+	var errsD, errsS int64
+	slice := c
+	slice.duration = c.duration / time.Duration(max(1, c.slices))
+	var ratios []float64
+	for range max(1, c.slices) {
+		h, took, errs := paced(slice, direct)
+		hd.Merge(h)
+		tookD += took
+		errsD += errs
+		h2, took, errs := paced(slice, viaServer)
+		hs.Merge(h2)
+		tookS += took
+		errsS += errs
+		ratios = append(ratios, float64(h2.ValueAtQuantile(99))/float64(max(1, h.ValueAtQuantile(99))))
+	}
+	report("direct_pgx_paced", hd, tookD, errsD, map[string]any{"rate": c.rate, "slices": c.slices})
+	report("serve_paced", hs, tookS, errsS, map[string]any{"rate": c.rate, "slices": c.slices,
+		"p99_ratio":       float64(hs.ValueAtQuantile(99)) / float64(max(1, hd.ValueAtQuantile(99))),
+		"slice_p99_ratio": ratios})
 	return nil
 }
 
 func portPath(c config) error {
 	ctx := context.Background()
-	viaServer := httpReader(c)
+	viaServer, closeAll := serverReader(c)
+	defer closeAll()
 	// The fallback-and-port path: every ID is missing in the new store.
 	h := newHist()
 	var errs int64
