@@ -70,7 +70,7 @@ func runAudit(cmd *cobra.Command, path string, o auditOptions) error {
 		return fail(exitUsage, fmt.Errorf("--compare-to %q: only \"last\" is supported", o.compareTo))
 	}
 	log := newLogger(stderr, o.output == "json", false)
-	stop, _, release := signals(cmd.Context(), stderr)
+	stop, _, release := signals(cmd.Context(), stderr, "stopping the audit", "no audit was recorded")
 	defer release()
 	ctx := stop
 	var keep func(*plan.Entity) bool

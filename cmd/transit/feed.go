@@ -218,7 +218,7 @@ func selectFeeds(p *plan.Plan, names []string, needOne bool) ([]*plan.Feed, erro
 func feedRebuild(cmd *cobra.Command, path string, o feedOptions) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	log := newLogger(stderr, false, o.verbose)
-	stop, sigCode, release := signals(cmd.Context(), stderr)
+	stop, sigCode, release := signals(cmd.Context(), stderr, stoppingRun, afterRun)
 	defer release()
 	hook := verifyHook
 	if o.noVerify {
@@ -259,7 +259,7 @@ func feedRun(cmd *cobra.Command, path string, o feedOptions) error {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	stop, sigCode, release := signals(cmd.Context(), stderr)
+	stop, sigCode, release := signals(cmd.Context(), stderr, stoppingRun, afterRun)
 	defer release()
 	reg := metrics.NewRegistry()
 	e, err := openFeeds(stop, path, o, false, log, feeds.Options{Workers: 3, Metrics: reg, Verify: verifyHook})

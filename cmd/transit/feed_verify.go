@@ -21,7 +21,7 @@ func runFeedVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 		return fail(exitUsage, errors.New("--feed goes without --entity, --since-last and --repair-deletes (a feed's repair deletes what PostgreSQL has no row for)"))
 	}
 	log := newLogger(stderr, o.output == "json", false)
-	stop, sigCode, release := signals(cmd.Context(), stderr)
+	stop, sigCode, release := signals(cmd.Context(), stderr, stoppingRun, afterRun)
 	defer release()
 	ctx := stop
 	e, err := openFeeds(ctx, path, feedOptions{feeds: o.feeds, warnWAL: "1GiB"}, true, log, feeds.Options{})

@@ -81,10 +81,18 @@ func parseUntil(s string) (*time.Time, error) {
 	return nil, fmt.Errorf("--until %q: want RFC 3339 (2024-05-01T00:00:00Z) or 2006-01-02 15:04:05", s)
 }
 
+// What a run, a feed or a verify does when signalled.
+const (
+	stoppingRun = "finishing the batches in flight and saving checkpoints"
+	afterRun    = "the next run resumes from the last checkpoint"
+)
+
 // signals returns a context cancelled by the first SIGINT/SIGTERM, and the
 // exit code that signal calls for. A second signal exits at once: still
 // safe, every step is idempotent.
-func signals(parent context.Context, stderr io.Writer) (context.Context, func() int, func()) {
+// doing says what the command does between the first signal and its exit,
+// after what a second signal leaves behind.
+func signals(parent context.Context, stderr io.Writer, doing, after string) (context.Context, func() int, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
@@ -99,18 +107,18 @@ func signals(parent context.Context, stderr io.Writer) (context.Context, func() 
 			c = 143
 		}
 		code <- c
-		fmt.Fprintf(stderr, "\ntransit: %s: finishing the batches in flight and saving checkpoints (again to quit at once)\n", sig)
+		fmt.Fprintf(stderr, "\ntransit: %s: %s (again to quit at once)\n", sig, doing)
 		cancel()
 		backstop := time.NewTimer(stopDeadline)
 		defer backstop.Stop()
 		select {
 		case _, ok := <-ch:
 			if ok {
-				fmt.Fprintln(stderr, "transit: quitting now; the next run resumes from the last checkpoint")
+				fmt.Fprintf(stderr, "transit: quitting now; %s\n", after)
 				os.Exit(c)
 			}
 		case <-backstop.C:
-			fmt.Fprintf(stderr, "transit: still not stopped %s after the signal; quitting now; the next run resumes from the last checkpoint\n", stopDeadline)
+			fmt.Fprintf(stderr, "transit: still not stopped %s after the signal; quitting now; %s\n", stopDeadline, after)
 			os.Exit(c)
 		}
 	}()
@@ -137,7 +145,7 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	stop, sigCode, release := signals(cmd.Context(), stderr)
+	stop, sigCode, release := signals(cmd.Context(), stderr, stoppingRun, afterRun)
 	defer release()
 	ctx := stop
 	p, set, ents, err := openPlan(ctx, path, o.entities, nil, log)

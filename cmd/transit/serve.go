@@ -142,7 +142,7 @@ func runServe(cmd *cobra.Command, path string, o serveOptions) error {
 		pins[e] = ph
 	}
 	tuneServeMemory()
-	stop, _, release := signals(cmd.Context(), stderr)
+	stop, _, release := signals(cmd.Context(), stderr, "answering the requests in flight", "requests in flight were cut off")
 	defer release()
 	reg := metrics.NewRegistry()
 	dm := dualread.NewMetrics(reg)

@@ -99,7 +99,7 @@ func runVerify(cmd *cobra.Command, path string, o verifyOptions) error {
 		return runFeedVerify(cmd, path, o)
 	}
 	log := newLogger(stderr, o.output == "json", false)
-	stop, sigCode, release := signals(cmd.Context(), stderr)
+	stop, sigCode, release := signals(cmd.Context(), stderr, stoppingRun, afterRun)
 	defer release()
 	ctx := stop
 	p, set, ents, err := openPlan(ctx, path, o.entities, nil, log)
