@@ -50,6 +50,7 @@
 #   BENCH_DELETES_ROWS  rows of the deletes section's big table (default 1000000)
 #   BENCH_SERVE_SECONDS  serve: length of each load measurement (default 10)
 #   BENCH_SERVE_CONNS    serve: concurrent client connections (default 16)
+#   BENCH_SERVE_CLIENT   serve: bench/serveload's HTTP client, raw (default) or nethttp
 #   BENCH_RSS_SCALE  e.g. 4: also move a database that many times larger
 #                    (transit_bench4) and compare transit's peak RSS
 #   BENCH_MYSQL_URL  source database (default mysql://root@127.0.0.1:3306/transit_bench)
@@ -1039,7 +1040,7 @@ bench_feeds() {
 # serve: the read-through server under load from a second process.
 bench_serve() {
   say "serve: transit serve in phase migrating, loaded by bench/serveload"
-  local secs=${BENCH_SERVE_SECONDS:-10} conns=${BENCH_SERVE_CONNS:-16} rows=100000 ports=2000
+  local secs=${BENCH_SERVE_SECONDS:-10} conns=${BENCH_SERVE_CONNS:-16} rows=100000 ports=2000 client=${BENCH_SERVE_CLIENT:-raw}
   local murl purl plan port=18089 pid rest auth host dsn
   murl=$(url_with_db "$BENCH_MYSQL_URL" transit_bench_serve)
   purl=$(url_with_db "$BENCH_PG_URL" transit_bench_serve)
@@ -1073,14 +1074,14 @@ YAML
   fi
   note "hit path: $conns connections, ${secs}s closed loop, then ${secs}s each paced at 5,000 req/s (direct pgx and the server alternating in 10 slices)"
   "$OUT/serveload" -mode hit -url "http://127.0.0.1:$port" -pg "$purl" -table shop.orders -ids "1:$rows" \
-    -conns "$conns" -rate 5000 -duration "${secs}s" >"$OUT/serve-hit.out" 2>"$OUT/serve-hit.log" || FAILED=1
+    -conns "$conns" -rate 5000 -duration "${secs}s" -client "$client" >"$OUT/serve-hit.out" 2>"$OUT/serve-hit.log" || FAILED=1
   cat "$OUT/serve-hit.out"
   pg "$purl" -c "DELETE FROM shop.orders WHERE id <= $ports"
   rest=${murl#mysql://}; auth=${rest%%@*}; host=${rest#*@}; host=${host%%/*}
   dsn="$auth@tcp($host)/transit_bench_serve"
   note "fallback-and-port path: $ports IDs missing in the new store, one at a time"
   "$OUT/serveload" -mode port -url "http://127.0.0.1:$port" -pg "$purl" -mysql "$dsn" -table shop.orders -old-table orders \
-    -ids "1:$ports" >"$OUT/serve-port.out" 2>"$OUT/serve-port.log" || FAILED=1
+    -ids "1:$ports" -client "$client" >"$OUT/serve-port.out" 2>"$OUT/serve-port.log" || FAILED=1
   cat "$OUT/serve-port.out"
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   unset TRANSIT_SERVE_TOKEN
@@ -1101,7 +1102,7 @@ for l in open(sys.argv[1]):
     if d["measure"]=="serve_paced": print("%.2f" % statistics.median(d["slice_p99_ratio"]))' "$OUT/serve-hit.out")
   fp50=$(j "$OUT/serve-port.out" serve_fallback_port p50_us); op50=$(j "$OUT/serve-port.out" old_read p50_us)
   wp50=$(j "$OUT/serve-port.out" new_upsert p50_us); budget=$(j "$OUT/serve-port.out" new_upsert budget_p50_us)
-  summary "serve: hit path in migrating (closed loop, $conns conns)" "$(grouped "$rps") req/s ($(awk -v v="$rps" 'BEGIN { print (v >= 5000 ? "meets" : "MISSES") }') ≥ 5,000)"
+  summary "serve: hit path in migrating (closed loop, $conns conns, $client client)" "$(grouped "$rps") req/s ($(awk -v v="$rps" 'BEGIN { print (v >= 5000 ? "meets" : "MISSES") }') ≥ 5,000)"
   summary "serve: p99 at 5,000 req/s, server vs direct pgx" "${p99s} µs vs ${p99d} µs: ${ratio}× ($(verdict "$ratio" '<=' 1.2) ≤ 1.2×; median of the slices' ratios ${sratio}×)"
   summary "serve: fallback-and-port p50" "${fp50} µs vs old read ${op50} µs + new upsert ${wp50} µs + 1 ms = ${budget} µs ($(verdict "$fp50" '<=' "$budget"))"
 }
