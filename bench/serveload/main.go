@@ -401,6 +401,7 @@ func hit(c config) error {
 	slice := c
 	slice.duration = c.duration / time.Duration(max(1, c.slices))
 	var ratios []float64
+	var maxD, maxS []int64
 	for range max(1, c.slices) {
 		h, took, errs := paced(slice, direct)
 		hd.Merge(h)
@@ -411,11 +412,12 @@ func hit(c config) error {
 		tookS += took
 		errsS += errs
 		ratios = append(ratios, float64(h2.ValueAtQuantile(99))/float64(max(1, h.ValueAtQuantile(99))))
+		maxD, maxS = append(maxD, h.Max()), append(maxS, h2.Max())
 	}
-	report("direct_pgx_paced", hd, tookD, errsD, map[string]any{"rate": c.rate, "slices": c.slices})
+	report("direct_pgx_paced", hd, tookD, errsD, map[string]any{"rate": c.rate, "slices": c.slices, "slice_max_us": maxD})
 	report("serve_paced", hs, tookS, errsS, map[string]any{"rate": c.rate, "slices": c.slices,
 		"p99_ratio":       float64(hs.ValueAtQuantile(99)) / float64(max(1, hd.ValueAtQuantile(99))),
-		"slice_p99_ratio": ratios})
+		"slice_p99_ratio": ratios, "slice_max_us": maxS})
 	return nil
 }
 
