@@ -1096,10 +1096,7 @@ print(m[sys.argv[2]][sys.argv[3]])' "$@"; }
   p99s=$(j "$OUT/serve-hit.out" serve_paced p99_us); p99d=$(j "$OUT/serve-hit.out" direct_pgx_paced p99_us)
   ratio=$(j "$OUT/serve-hit.out" serve_paced p99_ratio | awk '{ printf "%.2f", $1 }')
   local sratio
-  sratio=$(python3 -c 'import json,sys,statistics
-for l in open(sys.argv[1]):
-    d=json.loads(l)
-    if d["measure"]=="serve_paced": print("%.2f" % statistics.median(d["slice_p99_ratio"]))' "$OUT/serve-hit.out")
+  sratio=$(j "$OUT/serve-hit.out" serve_paced slice_p99_ratio_median | awk '{ printf "%.2f", $1 }')
   fp50=$(j "$OUT/serve-port.out" serve_fallback_port p50_us); op50=$(j "$OUT/serve-port.out" old_read p50_us)
   wp50=$(j "$OUT/serve-port.out" new_upsert p50_us); budget=$(j "$OUT/serve-port.out" new_upsert budget_p50_us)
   summary "serve: hit path in migrating (closed loop, $conns conns, $client client)" "$(grouped "$rps") req/s ($(awk -v v="$rps" 'BEGIN { print (v >= 5000 ? "meets" : "MISSES") }') ≥ 5,000)"

@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,7 +202,13 @@ func rawReader(c config) (reader, func()) {
 			return err
 		}
 		cn.buf = append(strconv.AppendInt(append(cn.buf[:0], prefix...), int64(id), 10), suffix...)
-		_ = cn.nc.SetDeadline(time.Now().Add(10 * time.Second))
+		// As net/http's client: no later than the caller's deadline (the
+		// closed loop's end), and 10 s at most.
+		deadline := time.Now().Add(10 * time.Second)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		_ = cn.nc.SetDeadline(deadline)
 		if _, err := cn.nc.Write(cn.buf); err != nil {
 			cn.nc.Close()
 			return err
@@ -417,8 +424,22 @@ func hit(c config) error {
 	report("direct_pgx_paced", hd, tookD, errsD, map[string]any{"rate": c.rate, "slices": c.slices, "slice_max_us": maxD})
 	report("serve_paced", hs, tookS, errsS, map[string]any{"rate": c.rate, "slices": c.slices,
 		"p99_ratio":       float64(hs.ValueAtQuantile(99)) / float64(max(1, hd.ValueAtQuantile(99))),
-		"slice_p99_ratio": ratios, "slice_max_us": maxS})
+		"slice_p99_ratio": ratios, "slice_p99_ratio_median": median(ratios), "slice_max_us": maxS})
 	return nil
+}
+
+// median returns the middle of xs (the mean of the two middles for an
+// even count); xs is left as it is.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Sorted(slices.Values(xs))
+	m := len(xs) / 2
+	if len(xs)%2 == 1 {
+		return xs[m]
+	}
+	return (xs[m-1] + xs[m]) / 2
 }
 
 func portPath(c config) error {
