@@ -1101,6 +1101,9 @@ print(m[sys.argv[2]][sys.argv[3]])' "$@"; }
   wp50=$(j "$OUT/serve-port.out" new_upsert p50_us); budget=$(j "$OUT/serve-port.out" new_upsert budget_p50_us)
   summary "serve: hit path in migrating (closed loop, $conns conns, $client client)" "$(grouped "$rps") req/s ($(awk -v v="$rps" 'BEGIN { print (v >= 5000 ? "meets" : "MISSES") }') ≥ 5,000)"
   summary "serve: p99 at 5,000 req/s, server vs direct pgx" "${p99s} µs vs ${p99d} µs: ${ratio}× ($(verdict "$ratio" '<=' 1.2) ≤ 1.2×; median of the slices' ratios ${sratio}×)"
+  local p50s p50d
+  p50s=$(j "$OUT/serve-hit.out" serve_paced p50_us); p50d=$(j "$OUT/serve-hit.out" direct_pgx_paced p50_us)
+  summary "serve: p50 at 5,000 req/s, server vs direct pgx" "${p50s} µs vs ${p50d} µs (what the hop through the server adds, without the stalls of a p99)"
   summary "serve: fallback-and-port p50" "${fp50} µs vs old read ${op50} µs + new upsert ${wp50} µs + 1 ms = ${budget} µs ($(verdict "$fp50" '<=' "$budget"))"
 }
 
