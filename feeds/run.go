@@ -206,7 +206,10 @@ func (f *Feed) watch(ctx context.Context, cancel context.CancelCauseFunc, slot s
 		if o.Until != nil && time.Now().After(*o.Until) {
 			if untilAt.IsZero() {
 				var lsn string
-				if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err == nil {
+				// The insert position: every transaction committed by
+				// now lies below it, also with synchronous_commit off
+				// (the write position can lag it by wal_writer_delay).
+				if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err == nil {
 					if v, err := pglogrepl.ParseLSN(lsn); err == nil {
 						untilWAL, untilAt = uint64(v), time.Now()
 					}
