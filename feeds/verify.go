@@ -88,10 +88,23 @@ func VerifyBeforeSwitch(ctx context.Context, f *Feed, gen string) error {
 		return err
 	}
 	if !rep.Consistent() {
-		return fmt.Errorf("%w: %s", ErrDiffers, Summary(rep, 5))
+		return &DiffersError{IDs: rep.RepairIDs(), Summary: Summary(rep, 5)}
 	}
 	return nil
 }
+
+// DiffersError is VerifyBeforeSwitch's error when the compare found
+// differences (errors.Is(err, ErrDiffers)). It carries the ID of every
+// differing document, so a rebuild can tell changes that were in flight
+// during the compare (the catch-up after it applies them) from real
+// differences.
+type DiffersError struct {
+	IDs     []string // every differing document's ID (feedverify's RepairIDs)
+	Summary string   // the counts and the first differences
+}
+
+func (e *DiffersError) Error() string { return ErrDiffers.Error() + ": " + e.Summary }
+func (e *DiffersError) Unwrap() error { return ErrDiffers }
 
 // ParseID turns a document ID (feedverify's RepairIDs) back into the
 // values of the feed's id columns, typed as the table's columns, so

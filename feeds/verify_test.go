@@ -3,6 +3,7 @@ package feeds_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,62 @@ func TestVerifyBeforeSwitch(t *testing.T) {
 	}
 	if _, err := e.feed.Rebuild(ctx); err != nil {
 		t.Fatalf("resumed rebuild after the repair: %v", err)
+	}
+}
+
+// TestVerifyBeforeSwitchInFlight: a row changed just before every compare
+// (as a steady writer does) makes each compare differ, but only in
+// documents the catch-up after it applies: the rebuild switches, records
+// how many settled that way, and ends equal to PostgreSQL. A damaged key
+// beside such a change is no change in flight: the rebuild still refuses
+// and names it.
+func TestVerifyBeforeSwitchInFlight(t *testing.T) {
+	var before func(n int)
+	compares := 0
+	e := newEnv(t, 50, `    from: main.customer
+    to: cache
+    key: "PREFIXc:{id}"
+`, func(o *feeds.Options) {
+		o.Verify = func(ctx context.Context, f *feeds.Feed, gen string) error {
+			compares++
+			if before != nil {
+				before(compares)
+			}
+			return feeds.VerifyBeforeSwitch(ctx, f, gen)
+		}
+	})
+	ctx := context.Background()
+	before = func(n int) {
+		testenv.Exec(t, e.url,
+			fmt.Sprintf(`UPDATE shop.customer SET name = 'in flight %d' WHERE id = %d`, n, 10+n),
+			fmt.Sprintf(`DELETE FROM shop.customer WHERE id = %d`, 40+n),
+			fmt.Sprintf(`INSERT INTO shop.customer VALUES (%d, 'new %d', NULL, NULL)`, 100+n, n))
+	}
+	if _, err := e.feed.Rebuild(ctx); err != nil {
+		t.Fatalf("rebuild under changes in flight: %v", err)
+	}
+	if compares != 1 {
+		t.Errorf("%d compares, want 1 (the differences settle by the catch-up)", compares)
+	}
+	st, err := e.l.Feed(ctx, e.p.Name, "cust")
+	if err != nil || !strings.Contains(st.VerifyMsg, "equal (3 documents that changed during the compare were applied by the catch-up after it)") {
+		t.Fatalf("verify record: %q %v", st.VerifyMsg, err)
+	}
+	equalDocs(t, e.pgDocs(t, custQuery), e.targetDocs(t))
+
+	// The same changes, and a key damaged where nothing changed.
+	c0 := compares
+	inFlight := before
+	before = func(n int) {
+		inFlight(n)
+		e.rdb.HSet(ctx, e.prefix+"c:5", "name", "damaged")
+	}
+	_, err = e.feed.Rebuild(ctx)
+	if !errors.Is(err, feeds.ErrDiffers) || !strings.Contains(err.Error(), `changed 5 (name "name 5" → "damaged")`) {
+		t.Fatalf("rebuild with a damaged key: %v", err)
+	}
+	if compares-c0 != 3 {
+		t.Errorf("%d compares, want 3 (a difference no change explains is compared again twice)", compares-c0)
 	}
 }
 
