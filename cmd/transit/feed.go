@@ -84,7 +84,7 @@ run it again, it resumes exactly. A feed never built is built first.
 --until T stops once the stream has passed T (a nightly job): exit 0.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return feedRun(cmd, args[0], o) },
 	}, "feed to run (repeatable; default every feed)")
-	run.Flags().StringVar(&o.until, "until", "", "stop once the stream has passed this time (RFC 3339 or 2006-01-02 15:04:05)")
+	run.Flags().StringVar(&o.until, "until", "", "stop once the stream has passed this time (now, RFC 3339 or 2006-01-02 15:04:05 UTC)")
 	run.Flags().StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
 	status := add(&cobra.Command{
 		Use:   "status PLAN",

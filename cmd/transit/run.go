@@ -58,7 +58,7 @@ or connection error; 130/143 interrupted (resumable).
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.entities, "entity", nil, "move only this entity (repeatable)")
-	f.StringVar(&o.until, "until", "", "move only rows whose version is at or before this time (RFC 3339 or 2006-01-02 15:04:05)")
+	f.StringVar(&o.until, "until", "", "move only rows whose version is at or before this time (now, RFC 3339 or 2006-01-02 15:04:05 UTC)")
 	f.IntVar(&o.workers, "workers", 3, "chunks moved at once by this process")
 	f.StringVar(&o.output, "output", "", `output format: "" (table/progress bar) or "json" (one object per line)`)
 	f.BoolVar(&o.abandon, "abandon", false, "mark the plan's unfinished run failed, then start a new one")
@@ -73,12 +73,18 @@ func parseUntil(s string) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
+	if s == "now" {
+		// The time the command started: what a nightly job means by
+		// "bring every target up to now".
+		t := time.Now()
+		return &t, nil
+	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return &t, nil
 		}
 	}
-	return nil, fmt.Errorf("--until %q: want RFC 3339 (2024-05-01T00:00:00Z) or 2006-01-02 15:04:05", s)
+	return nil, fmt.Errorf("--until %q: want now, RFC 3339 (2024-05-01T00:00:00Z) or 2006-01-02 15:04:05 (UTC)", s)
 }
 
 // What a run, a feed or a verify does when signalled.
