@@ -1075,6 +1075,19 @@ YAML
   "$OUT/serveload" -mode hit -url "http://127.0.0.1:$port" -pg "$purl" -table shop.orders -ids "1:$rows" \
     -conns "$conns" -rate 5000 -duration "${secs}s" -client "$client" >"$OUT/serve-hit.out" 2>"$OUT/serve-hit.log" || FAILED=1
   cat "$OUT/serve-hit.out"
+  # The floor: the least a read-through server does (bench/servefloor:
+  # net/http, a pgx pool, the row as JSON), loaded the same way, so the
+  # cost of the hop itself reads off beside transit's.
+  local fport=18090 fpid
+  go build -o "$OUT/servefloor" ./bench/servefloor
+  "$OUT/servefloor" -addr "127.0.0.1:$fport" -pg "$purl" -table shop.orders -entity orders -conns "$conns" >"$OUT/serve-floor-server.log" 2>&1 &
+  fpid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$fport/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  note "floor: bench/servefloor (net/http and pgx, nothing else) loaded the same way"
+  "$OUT/serveload" -mode hit -url "http://127.0.0.1:$fport" -pg "$purl" -table shop.orders -ids "1:$rows" \
+    -conns "$conns" -rate 5000 -duration "${secs}s" -client "$client" >"$OUT/serve-floor.out" 2>"$OUT/serve-floor.log" || FAILED=1
+  cat "$OUT/serve-floor.out"
+  kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null || true
   pg "$purl" -c "DELETE FROM shop.orders WHERE id <= $ports"
   rest=${murl#mysql://}; auth=${rest%%@*}; host=${rest#*@}; host=${host%%/*}
   dsn="$auth@tcp($host)/transit_bench_serve"
@@ -1103,6 +1116,13 @@ print(m[sys.argv[2]][sys.argv[3]])' "$@"; }
   local p50s p50d
   p50s=$(j "$OUT/serve-hit.out" serve_paced p50_us); p50d=$(j "$OUT/serve-hit.out" direct_pgx_paced p50_us)
   summary "serve: p50 at 5,000 req/s, server vs direct pgx" "${p50s} µs vs ${p50d} µs (what the hop through the server adds, without the stalls of a p99)"
+  local frps fp50s fp50d fp99s fp99d fratio fsratio
+  frps=$(j "$OUT/serve-floor.out" serve_closed_loop per_sec | awk '{ printf "%.0f", $1 }')
+  fp50s=$(j "$OUT/serve-floor.out" serve_paced p50_us); fp50d=$(j "$OUT/serve-floor.out" direct_pgx_paced p50_us)
+  fp99s=$(j "$OUT/serve-floor.out" serve_paced p99_us); fp99d=$(j "$OUT/serve-floor.out" direct_pgx_paced p99_us)
+  fratio=$(j "$OUT/serve-floor.out" serve_paced p99_ratio | awk '{ printf "%.2f", $1 }')
+  fsratio=$(j "$OUT/serve-floor.out" serve_paced slice_p99_ratio_median | awk '{ printf "%.2f", $1 }')
+  summary "serve: floor (bench/servefloor, no transit), same measures" "$(grouped "$frps") req/s; p50 ${fp50s} vs ${fp50d} µs; p99 ${fp99s} vs ${fp99d} µs: ${fratio}× (median of the slices' ratios ${fsratio}×)"
   summary "serve: fallback-and-port p50" "${fp50} µs vs old read ${op50} µs + new upsert ${wp50} µs + 1 ms = ${budget} µs ($(verdict "$fp50" '<=' "$budget"))"
 }
 
