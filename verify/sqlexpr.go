@@ -22,6 +22,31 @@ func QuoteIdent(dialect, name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
+// pgTimestampFormat is to_char's pattern for TimestampLayout.
+const pgTimestampFormat = `YYYY-MM-DD"T"HH24:MI:SS.US"Z"`
+
+// pgUTC is col as a timestamp in UTC: converted when it is a timestamptz.
+func pgUTC(c record.Column, col string) string {
+	native := strings.ToLower(c.Native)
+	if strings.Contains(native, "with time zone") || strings.HasPrefix(native, "timestamptz") ||
+		(native == "" && c.Type == record.TimestampTZ) {
+		return "(" + col + " AT TIME ZONE 'UTC')"
+	}
+	return col
+}
+
+// pgWithBC formats col (a date or timestamp, of type typ) with to_char's
+// pattern format, whose first four letters are YYYY, and years before 1 as
+// Go writes them: astronomical, year 0 for 1 BC, -0001 for 2 BC. to_char
+// writes the BC year (1 BC as 0001), so a BC date had the text of the AD
+// date of the same digits, and a verify between the two found them equal.
+func pgWithBC(col, typ, format string) string {
+	// extract(year) is -1 for 1 BC: the astronomical year is one more.
+	y := "(extract(year from " + col + ")::int + 1)"
+	return fmt.Sprintf("CASE WHEN %s < %s '0001-01-01' AND isfinite(%s) THEN CASE WHEN %s < 0 THEN '-' ELSE '' END || lpad(abs(%s)::text, 4, '0') || to_char(%s, '%s') ELSE to_char(%s, '%s') END",
+		col, typ, col, y, y, col, format[4:], col, format)
+}
+
 // SQLCanonicalExpr returns the SQL expression that gives, on a server of
 // dialect, exactly the text Canonical gives in Go for a value of column c,
 // quotedColumn being the column's quoted name. It is NULL when the column
@@ -60,15 +85,11 @@ func SQLCanonicalExpr(dialect string, c record.Column, quotedColumn string) stri
 		case record.Bytes:
 			return "encode(" + col + ", 'hex')"
 		case record.Date:
-			return "to_char(" + col + ", 'YYYY-MM-DD')"
+			return pgWithBC(col, "date", "YYYY-MM-DD")
 		case record.Time:
 			return "to_char(date '2000-01-01' + " + col + "::time, 'HH24:MI:SS.US')"
 		case record.Timestamp, record.TimestampTZ:
-			if strings.Contains(native, "with time zone") || strings.HasPrefix(native, "timestamptz") ||
-				(native == "" && c.Type == record.TimestampTZ) {
-				col = "(" + col + " AT TIME ZONE 'UTC')"
-			}
-			return "to_char(" + col + `, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+			return pgWithBC(pgUTC(c, col), "timestamp", pgTimestampFormat)
 		case record.JSON:
 			return ""
 		case record.UUID:
@@ -200,8 +221,10 @@ func sqlFieldExpr(dialect string, c record.Column, col, e string, f serverFacts)
 		// to_char(…, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') is 27 bytes for
 		// the years 1 to 9999.
 		// The bounds are instants in UTC, the time zone of the text.
-		return fmt.Sprintf("CASE WHEN %s IS NULL THEN '%s' WHEN %s >= '0001-01-01 00:00:00+00' AND %s < '10000-01-01 00:00:00+00' THEN '27:' || %s ELSE %s END",
-			col, nullField, col, col, e, general)
+		// In those years the text is to_char's alone (pgWithBC's other
+		// branch is for years before 1).
+		return fmt.Sprintf("CASE WHEN %s IS NULL THEN '%s' WHEN %s >= '0001-01-01 00:00:00+00' AND %s < '10000-01-01 00:00:00+00' THEN '27:' || to_char(%s, '%s') ELSE %s END",
+			col, nullField, col, col, pgUTC(c, col), pgTimestampFormat, general)
 	case record.Bytes:
 		if e == "encode("+col+", 'hex')" {
 			return fmt.Sprintf("COALESCE((2 * octet_length(%s))::text || ':' || %s, '%s')", col, e, nullField)
