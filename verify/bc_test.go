@@ -40,25 +40,11 @@ func TestBCDatesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	fields := map[int64][]string{}
-	var sum uint64
-	err = rd.rows(ctx, keyRange{}, func(f fetched) error {
+	for _, f := range hashedRows(t, rd) {
 		fields[f.key[0].(int64)] = f.fields
-		var buf []byte
-		for _, e := range f.fields {
-			buf = append(buf, e...)
-		}
-		sum += RowHash(buf)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	h, err := rd.hash(ctx, keyRange{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.count != 6 || h.sum != sum {
-		t.Fatalf("chunk hash (%d rows, %x), fields hashed in Go (%x)", h.count, h.sum, sum)
+	if len(fields) != 6 {
+		t.Fatalf("%d rows, want 6", len(fields))
 	}
 	// Go's canonical text of what pgx reads, for the finite rows.
 	for id := int64(1); id <= 5; id++ {
