@@ -190,7 +190,22 @@ func OpenGroup(ctx context.Context, planPath string, entities []string, opts ...
 }
 
 func (g *Group) open(ctx context.Context, entities []string, o options) error {
-	p, set := g.Plan, g.set
+	p := g.Plan
+	// The ledger first: an old store that does not answer is described
+	// from it (offline.go).
+	ls := p.LedgerStore()
+	if ls == nil {
+		return errors.New("dualread: the plan has no postgres store to keep the ledger in")
+	}
+	pool, err := g.set.Pool(ctx, ls.Name)
+	if err != nil {
+		return err
+	}
+	if err := ledger.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	g.ledger = pool
+	set := &fallbackStores{set: g.set, ledger: pool, plan: p.Name, log: o.log}
 	specs, err := port.Expand(ctx, p, set, o.log)
 	if err != nil {
 		return err
@@ -229,20 +244,15 @@ func (g *Group) open(ctx context.Context, entities []string, o options) error {
 	if err := port.OpenSinks(ctx, ents, set); err != nil {
 		return err
 	}
-	ls := p.LedgerStore()
-	if ls == nil {
-		return errors.New("dualread: the plan has no postgres store to keep the ledger in")
+	if !set.anyOffline() {
+		// Every old store answered: what it said is what an open without
+		// it will go by.
+		if err := ledger.SaveSourceSchemas(ctx, pool, p.Name, sourceSchemas(ents)); err != nil {
+			return err
+		}
 	}
-	pool, err := set.Pool(ctx, ls.Name)
-	if err != nil {
-		return err
-	}
-	if err := ledger.Migrate(ctx, pool); err != nil {
-		return err
-	}
-	g.ledger = pool
 	for _, e := range ents {
-		r, err := newReader(ctx, p, set, e, pool, o)
+		r, err := newReader(ctx, p, g.set, e, pool, o)
 		if err != nil {
 			return err
 		}

@@ -24,7 +24,14 @@ type Proxy struct {
 // where to connect instead.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return NewProxyAt(t, "127.0.0.1:0", target)
+}
+
+// NewProxyAt is NewProxy listening on addr: a proxy closed earlier comes
+// back where clients knew it (a store that went down and came back).
+func NewProxyAt(t testing.TB, addr, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
