@@ -247,7 +247,7 @@ func (g *Group) open(ctx context.Context, entities []string, o options) error {
 	if !set.anyOffline() {
 		// Every old store answered: what it said is what an open without
 		// it will go by.
-		if err := ledger.SaveSourceSchemas(ctx, pool, p.Name, sourceSchemas(ents)); err != nil {
+		if err := ledger.SaveSourceSchemas(ctx, pool, p.Name, port.SourceSchemas(ents)); err != nil {
 			return err
 		}
 	}

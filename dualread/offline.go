@@ -12,7 +12,6 @@ import (
 
 	"github.com/transitdb/transit/border"
 	"github.com/transitdb/transit/ledger"
-	"github.com/transitdb/transit/port"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks"
 	"github.com/transitdb/transit/sources"
@@ -21,7 +20,8 @@ import (
 
 // An old store that cannot be reached when the Readers open does not stop
 // them: its tables are described from the ledger (transit.source_schemas,
-// written each time the Readers open with every store up), and reads of it
+// written by every transit run and each time the Readers open with every
+// store up), and reads of it
 // fail, so that phase new answers as ever, migrating degrades as when the
 // store goes down while serving, and old and shadow answer with errors,
 // until a read finds the store back (one attempt to open it at most every
@@ -114,7 +114,7 @@ func (o *offlineSource) Tables(ctx context.Context) ([]string, error) {
 func (o *offlineSource) Describe(ctx context.Context, table string) (*record.Table, error) {
 	t, at, err := ledger.SourceSchemaOf(ctx, o.stores.ledger, o.stores.plan, o.name, table)
 	if errors.Is(err, ledger.ErrNoSourceSchema) {
-		return nil, fmt.Errorf("store %s cannot be reached (%v) and the ledger holds no description of its table %s: start transit serve once while it answers", o.name, o.openErr, table)
+		return nil, fmt.Errorf("store %s cannot be reached (%v) and the ledger holds no description of its table %s: run transit run, or start transit serve, once while it answers", o.name, o.openErr, table)
 	}
 	if err != nil {
 		return nil, err
@@ -145,13 +145,3 @@ func (o *offlineSource) Get(ctx context.Context, table string, columns, key []st
 
 // Close: the store set closes the real source.
 func (o *offlineSource) Close() error { return nil }
-
-// sourceSchemas are the descriptions of the entities' source tables, to
-// keep in the ledger.
-func sourceSchemas(ents []*port.Entity) []ledger.SourceSchema {
-	var out []ledger.SourceSchema
-	for _, e := range ents {
-		out = append(out, ledger.SourceSchema{Store: e.Spec.FromStore, Table: e.Spec.FromTable, Desc: e.From})
-	}
-	return out
-}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transitdb/transit/ledger"
 	"github.com/transitdb/transit/plan"
 	"github.com/transitdb/transit/record"
 	"github.com/transitdb/transit/sinks"
@@ -167,6 +168,17 @@ func Resolve(ctx context.Context, p *plan.Plan, specs []*plan.Entity, st Stores)
 		}
 	}
 	return out, nil
+}
+
+// SourceSchemas are the descriptions of the entities' source tables, as
+// the ledger keeps them (transit.source_schemas) for opening dual-read
+// while an old store is down.
+func SourceSchemas(ents []*Entity) []ledger.SourceSchema {
+	out := make([]ledger.SourceSchema, 0, len(ents))
+	for _, e := range ents {
+		out = append(out, ledger.SourceSchema{Store: e.Spec.FromStore, Table: e.Spec.FromTable, Desc: e.From})
+	}
+	return out
 }
 
 // OpenSinks opens the target store of every entity that has one. Resolve

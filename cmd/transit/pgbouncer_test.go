@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -37,6 +38,12 @@ tables:
 	}
 	mustContain(t, out, "playlist_track", "run 1 done")
 	sameTables(t, upstream, target, "chinook")
+	// The run recorded each source table's description (for transit serve
+	// to open by while the old store is down), through the pooler too, in
+	// the ledger: the first postgres store, here the old one.
+	if n := pgScalar(t, upstream, "SELECT count(*) FROM transit.source_schemas WHERE plan = 'chinook-pgbouncer' AND store = 'legacy' AND description->'Columns' IS NOT NULL"); n != fmt.Sprint(len(chinookTables)) {
+		t.Errorf("%s source tables described in the ledger, want %d", n, len(chinookTables))
+	}
 	code, out, errOut = transitRun(t, "run", p, "--output", "json")
 	if code != 0 {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, out, errOut)

@@ -181,6 +181,11 @@ func runRun(cmd *cobra.Command, path string, o runOptions) error {
 		return fail(exitUsage, err)
 	}
 	defer l.Close()
+	// What the old tables look like, for transit serve to open by when an
+	// old store is down (dualread, offline.go).
+	if err := ledger.SaveSourceSchemas(ctx, pool, p.Name, port.SourceSchemas(ents)); err != nil {
+		log.Warn("source table descriptions not recorded", "err", err)
+	}
 	if o.abandon {
 		if id, err := l.Abandon(ctx, p.Name); err != nil {
 			return fail(exitUsage, err)

@@ -1,6 +1,6 @@
 -- The last description of each source table a plan's entities read
 -- (columns, key, indexes, foreign keys, as record.Table in JSON), written
--- whenever transit serve opens its stores. When an old store cannot be
+-- by every transit run and whenever transit serve opens its stores. When an old store cannot be
 -- reached at start, serve resolves its entities from here instead of
 -- refusing to start: an entity in phase new never reads the old store,
 -- and one in migrating degrades as when the store goes down while serving.
