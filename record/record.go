@@ -75,6 +75,21 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", t)
 }
 
+// MarshalText writes a type by its name, so that what is kept (the
+// ledger's source table descriptions) does not depend on the order of the
+// constants.
+func (t Type) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText reads a type's name (an unknown name is an error).
+func (t *Type) UnmarshalText(b []byte) error {
+	v, ok := ParseType(string(b))
+	if !ok {
+		return fmt.Errorf("record: unknown type %q", b)
+	}
+	*t = v
+	return nil
+}
+
 // ParseType is the inverse of Type.String.
 func ParseType(s string) (Type, bool) {
 	for i, n := range typeNames {
