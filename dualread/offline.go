@@ -81,7 +81,8 @@ type offlineSource struct {
 	mu      sync.Mutex
 	real    sources.Source
 	openErr error
-	tried   time.Time
+	tried   time.Time // the last attempt to open the store began
+	trying  bool      // an attempt is under way
 }
 
 // ErrOldUnreachable wraps the error of an old store that could not be
@@ -90,21 +91,31 @@ var ErrOldUnreachable = errors.New("old store unreachable")
 
 func (o *offlineSource) source(ctx context.Context) (sources.Source, error) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.real != nil {
-		return o.real, nil
+		src := o.real
+		o.mu.Unlock()
+		return src, nil
 	}
-	if time.Since(o.tried) >= reopenEvery {
-		o.tried = time.Now()
-		src, err := o.stores.set.Source(ctx, o.name)
-		if err == nil {
-			o.stores.log.Info("old store answers again", "store", o.name)
-			o.real = src
-			return src, nil
-		}
+	if o.trying || time.Since(o.tried) < reopenEvery {
+		err := o.openErr
+		o.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s: %w", ErrOldUnreachable, o.name, err)
+	}
+	// One read tries to open the store (within its own deadline); the
+	// others fail at once meanwhile rather than queue behind the attempt.
+	o.trying, o.tried = true, time.Now()
+	o.mu.Unlock()
+	src, err := o.stores.set.Source(ctx, o.name)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.trying = false
+	if err != nil {
 		o.openErr = err
+		return nil, fmt.Errorf("%w: %s: %w", ErrOldUnreachable, o.name, err)
 	}
-	return nil, fmt.Errorf("%w: %s: %w", ErrOldUnreachable, o.name, o.openErr)
+	o.stores.log.Info("old store answers again", "store", o.name)
+	o.real = src
+	return src, nil
 }
 
 func (o *offlineSource) Tables(ctx context.Context) ([]string, error) {
