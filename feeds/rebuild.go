@@ -139,7 +139,7 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 	}
 	if phase == ledger.PhaseCatchup {
 		t0 := time.Now()
-		n, err := f.catchup(ctx, gen, names, nil)
+		n, _, err := f.catchup(ctx, gen, names, nil)
 		res.CaughtUp = n
 		log.Debug("caught up", "documents", n, "took", time.Since(t0).Round(time.Millisecond))
 		if err != nil {
@@ -179,14 +179,24 @@ func (f *Feed) Rebuild(ctx context.Context) (*RebuildResult, error) {
 				log.Info("verify before the switch found differences; catching up and comparing again", "err", err)
 				touched := map[string]struct{}{}
 				rejected0 := f.rejected.Load()
-				t0 := time.Now()
-				n, cerr := f.catchup(ctx, gen, names, touched)
-				if cerr != nil {
-					return res, cerr
-				}
-				log.Debug("caught up again", "documents", n, "touched", len(touched), "took", time.Since(t0).Round(time.Millisecond))
 				var de *DiffersError
-				if errors.As(err, &de) && len(de.IDs) > 0 && f.rejected.Load() == rejected0 && allIn(de.IDs, touched) {
+				settles := errors.As(err, &de) && len(de.IDs) > 0
+				// A catch-up that ended because the slot stayed quiet (the
+				// server had not yet flushed the WAL it was to send) may
+				// not have reached the changes: up to three before
+				// comparing again.
+				for range 3 {
+					t0 := time.Now()
+					n, reached, cerr := f.catchup(ctx, gen, names, touched)
+					if cerr != nil {
+						return res, cerr
+					}
+					log.Debug("caught up again", "documents", n, "touched", len(touched), "reached", reached, "took", time.Since(t0).Round(time.Millisecond))
+					if reached || !settles || allIn(de.IDs, touched) {
+						break
+					}
+				}
+				if settles && f.rejected.Load() == rejected0 && allIn(de.IDs, touched) {
 					settled = len(de.IDs)
 					log.Info("every differing document changed during the compare; the catch-up applied the changes", "documents", settled)
 					err = nil
@@ -394,19 +404,20 @@ func contains(xs []string, x string) bool {
 // rebuild).
 //
 // With touched not nil, the ID (DocID) of every document a change applied
-// touched is added to it.
-func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names, touched map[string]struct{}) (int, error) {
+// touched is added to it. reached says whether it ended at its goal rather
+// than on a quiet slot.
+func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names, touched map[string]struct{}) (n int, reached bool, err error) {
 	var target string
 	// The insert position, not pg_current_wal_lsn (the write position):
 	// with synchronous_commit off, a transaction committed before the
 	// catch-up began may lie above the write position for up to
 	// wal_writer_delay, and a catch-up that ended there missed it.
 	if err := f.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&target); err != nil {
-		return 0, fmt.Errorf("feed %s: current wal position: %w", f.Name(), err)
+		return 0, false, fmt.Errorf("feed %s: current wal position: %w", f.Name(), err)
 	}
 	goal, err := pglogrepl.ParseLSN(target)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -429,7 +440,6 @@ func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names, touc
 			}
 		}
 	}()
-	n := 0
 	err = pgrepl.StreamBatches(cctx, f.url, names, func(ctx context.Context, txs []pgrepl.Tx) error {
 		tx := merge(txs)
 		if touched != nil {
@@ -452,12 +462,12 @@ func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names, touc
 		}
 	}})
 	if ctx.Err() != nil {
-		return n, ErrInterrupted
+		return n, false, ErrInterrupted
 	}
 	if errors.Is(context.Cause(cctx), done) {
-		return n, nil
+		return n, applied.Load() >= uint64(goal), nil
 	}
-	return n, fmt.Errorf("feed %s: catch-up: %w", f.Name(), err)
+	return n, false, fmt.Errorf("feed %s: catch-up: %w", f.Name(), err)
 }
 
 // dropSlot drops a slot and publication the feed no longer uses, retrying
