@@ -349,7 +349,8 @@ func TestWriteYAMLGolden(t *testing.T) {
 // normalise clears what differs between two parses of the same content.
 func normalise(p *Plan) *Plan {
 	c := p.clone()
-	c.Pos, c.Source, c.Hash = Pos{}, "", ""
+	// Written out, a defaulted ledger is named: the same plan.
+	c.Pos, c.Source, c.Hash, c.LedgerDefaulted = Pos{}, "", "", false
 	for _, s := range c.Stores {
 		s.Pos = Pos{}
 		if l := s.Limits; l != nil {

@@ -320,7 +320,7 @@ func (d *decoder) validateLedger(p *Plan) {
 	}
 	for _, s := range p.Stores {
 		if s.Kind == "postgres" {
-			p.Ledger = s.Name
+			p.Ledger, p.LedgerDefaulted = s.Name, true
 			return
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -29,18 +30,21 @@ column the plan names exists; a store it cannot reach exits 2.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if offline {
-				if _, err := plan.Load(args[0]); err != nil {
+				p, err := plan.Load(args[0])
+				if err != nil {
 					return fail(exitUsage, err)
 				}
+				advise(cmd.ErrOrStderr(), args[0], p)
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
 				return nil
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
-			_, set, ents, err := openPlan(ctx, args[0], nil, nil, slog.Default())
+			p, set, ents, err := openPlan(ctx, args[0], nil, nil, slog.Default())
 			if err != nil {
 				return err
 			}
+			advise(cmd.ErrOrStderr(), args[0], p)
 			defer set.Close()
 			// Open every target too, as run would (a missing PostgreSQL
 			// target database is created, as run does): an unreachable
@@ -104,4 +108,11 @@ column the plan names exists; a store it cannot reach exits 2.`,
 	}
 	cmd.AddCommand(check, show, schema)
 	return cmd
+}
+
+// advise prints the plan's advice (plan.Advice) as notes on w.
+func advise(w io.Writer, path string, p *plan.Plan) {
+	for _, a := range p.Advice() {
+		fmt.Fprintf(w, "%s: note: %s\n", path, a)
+	}
 }

@@ -42,3 +42,18 @@ func TestPlanCheckRejectsUnwritableKind(t *testing.T) {
 	}
 	mustContain(t, errOut, "plan.yaml:10:9", "cannot write to elasticsearch")
 }
+
+// TestPlanCheckLedgerNote: a PostgreSQL → PostgreSQL plan that leaves the
+// ledger on the old store by default passes plan check with a note on
+// stderr that says how to keep it with the target.
+func TestPlanCheckLedgerNote(t *testing.T) {
+	t.Parallel()
+	p := writePlan(t, "version: 1\nname: x\nstores:\n  old: { kind: postgres, url: \"postgres://postgres@127.0.0.1:5432/a\" }\n"+
+		"  new: { kind: postgres, url: \"postgres://postgres@127.0.0.1:5432/b\" }\nentities:\n  e: { from: old.t, to: new.t }\n")
+	code, out, errOut := transitRun(t, "plan", "check", "--offline", p)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	mustContain(t, out, "plan.yaml: ok")
+	mustContain(t, errOut, "plan.yaml: note: the ledger", "defaults to old", "add `ledger: new`")
+}
