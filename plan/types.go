@@ -56,18 +56,16 @@ type Pos struct {
 // Plan is a parsed, interpolated and statically validated plan.
 // Wildcards in Tables are expanded later, against the live stores.
 type Plan struct {
-	Version int    // format version; required, always 1
-	Name    string // required
-	Naming  string // keep | snake_case | lower (default keep)
-	Stores  []*Store
-	Ledger  string // store name; default: the first postgres store ("" if none and nothing is written)
-	// LedgerDefaulted: Ledger was not given and is the default.
-	LedgerDefaulted bool
-	Tables          []*TableRule
-	Entities        []*Entity // explicit entities in file order; `transit plan show` appends expanded ones
-	Cutover         *Cutover  // plan-level gate thresholds for every entity; nil: defaults (see CutoverFor)
-	Feeds           []*Feed   // in file order
-	Pos             Pos
+	Version  int    // format version; required, always 1
+	Name     string // required
+	Naming   string // keep | snake_case | lower (default keep)
+	Stores   []*Store
+	Ledger   string // store name; default: the first postgres store ("" if none and nothing is written)
+	Tables   []*TableRule
+	Entities []*Entity // explicit entities in file order; `transit plan show` appends expanded ones
+	Cutover  *Cutover  // plan-level gate thresholds for every entity; nil: defaults (see CutoverFor)
+	Feeds    []*Feed   // in file order
+	Pos      Pos
 	// Source is the file the plan came from; Hash is a digest of its
 	// interpolated content, used to tell plan versions apart: the sha256
 	// (hex) of the canonical WriteYAML output at parse time, so comments,
@@ -75,6 +73,9 @@ type Plan struct {
 	// other content does.
 	Source string
 	Hash   string
+
+	// LedgerDefaulted: Ledger was not given; it is the default.
+	LedgerDefaulted bool
 }
 
 // Store is a named connection.
