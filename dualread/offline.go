@@ -21,11 +21,10 @@ import (
 // An old store that cannot be reached when the Readers open does not stop
 // them: its tables are described from the ledger (transit.source_schemas,
 // written by every transit run and each time the Readers open with every
-// store up), and reads of it
-// fail, so that phase new answers as ever, migrating degrades as when the
-// store goes down while serving, and old and shadow answer with errors,
-// until a read finds the store back (one attempt to open it at most every
-// reopenEvery).
+// store up), and reads of it fail, so that phase new answers as ever,
+// migrating degrades as when the store goes down while serving, and old and
+// shadow answer with errors, until a read finds the store back (one
+// attempt to open it at most every reopenEvery).
 const reopenEvery = 5 * time.Second
 
 // fallbackStores is the store set Resolve sees: a source store that fails
