@@ -24,13 +24,17 @@ type Sweeper interface {
 // idsOf returns the IDs of the feed's documents that tx touches: rows of
 // the feed's table by their id columns (old and new, when an update
 // changed the id), and parents named by changes to depends_on tables. It
-// reports which tables were truncated.
-func (f *Feed) idsOf(tx pgrepl.Tx) (ids []record.Key, truncated, depTruncated []string) {
+// reports which tables were truncated. With touched not nil, each ID's
+// document ID (DocID) is also added to touched.
+func (f *Feed) idsOf(tx pgrepl.Tx, touched map[string]struct{}) (ids []record.Key, truncated, depTruncated []string) {
 	seen := map[string]bool{}
 	addKey := func(k record.Key) {
 		if s := DocID(k); !seen[s] {
 			seen[s] = true
 			ids = append(ids, k)
+			if touched != nil {
+				touched[s] = struct{}{}
+			}
 		}
 	}
 	own := f.schema + "." + f.Spec.FromTable
@@ -82,9 +86,10 @@ func (f *Feed) idsOf(tx pgrepl.Tx) (ids []record.Key, truncated, depTruncated []
 // apply brings generation gen up to date with tx: a truncate deletes every
 // older document, then the documents of the IDs tx touched are rendered as
 // PostgreSQL holds them now and written with tx's commit LSN as version.
-// It returns how many documents it wrote or deleted.
-func (f *Feed) apply(ctx context.Context, gen string, tx pgrepl.Tx) (int, error) {
-	ids, truncated, depTruncated := f.idsOf(tx)
+// It returns how many documents it wrote or deleted. touched, when not nil,
+// collects the document IDs of the documents it applied (see idsOf).
+func (f *Feed) apply(ctx context.Context, gen string, tx pgrepl.Tx, touched map[string]struct{}) (int, error) {
+	ids, truncated, depTruncated := f.idsOf(tx, touched)
 	version := uint64(tx.CommitLSN)
 	n := 0
 	if len(truncated) > 0 {

@@ -442,13 +442,7 @@ func (f *Feed) catchup(ctx context.Context, gen string, names pgrepl.Names, touc
 	}()
 	err = pgrepl.StreamBatches(cctx, f.url, names, func(ctx context.Context, txs []pgrepl.Tx) error {
 		tx := merge(txs)
-		if touched != nil {
-			ids, _, _ := f.idsOf(tx)
-			for _, k := range ids {
-				touched[DocID(k)] = struct{}{}
-			}
-		}
-		c, err := f.apply(ctx, gen, tx)
+		c, err := f.apply(ctx, gen, tx, touched)
 		n += c
 		if err != nil {
 			return err

@@ -122,7 +122,7 @@ func (f *Feed) stream(ctx context.Context, slot, pub, gen string, o RunOptions) 
 		}
 		t0 := time.Now()
 		tx := merge(txs)
-		n, err := f.apply(ctx, gen, tx)
+		n, err := f.apply(ctx, gen, tx, nil)
 		if err != nil {
 			return err
 		}
