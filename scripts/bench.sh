@@ -1064,17 +1064,26 @@ YAML
   [ "$TIMED_RC" = 0 ] || { FAILED=1; summary "serve" "FAILED: transit run (see bench/out/serve-run.log)"; return; }
   go build -o "$OUT/serveload" ./bench/serveload
   export TRANSIT_SERVE_TOKEN=bench-serve-token
+  # answers URL: whether URL answers 2xx within 10 s.
+  answers() {
+    for _ in $(seq 100); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+  }
+  # hit PORT NAME: bench/serveload's hit measurements against the server on
+  # PORT (closed loop, then paced beside direct pgx), into $OUT/NAME.out.
+  hit() {
+    "$OUT/serveload" -mode hit -url "http://127.0.0.1:$1" -pg "$purl" -table shop.orders -ids "1:$rows" \
+      -conns "$conns" -rate 5000 -duration "${secs}s" -client "$client" >"$OUT/$2.out" 2>"$OUT/$2.log" || FAILED=1
+    cat "$OUT/$2.out"
+  }
   "$TRANSIT" serve "$plan" --addr "127.0.0.1:$port" --pin-phase orders=migrating --max-in-flight 1024 >"$OUT/serve-server.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-  if ! curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+  if ! answers "http://127.0.0.1:$port/readyz"; then
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     FAILED=1; summary "serve" "FAILED: the server did not start (see bench/out/serve-server.log)"; return
   fi
   note "hit path: $conns connections, ${secs}s closed loop, then ${secs}s each paced at 5,000 req/s (direct pgx and the server alternating in 10 slices)"
-  "$OUT/serveload" -mode hit -url "http://127.0.0.1:$port" -pg "$purl" -table shop.orders -ids "1:$rows" \
-    -conns "$conns" -rate 5000 -duration "${secs}s" -client "$client" >"$OUT/serve-hit.out" 2>"$OUT/serve-hit.log" || FAILED=1
-  cat "$OUT/serve-hit.out"
+  hit "$port" serve-hit
   # The floor: the least a read-through server does (bench/servefloor:
   # net/http, a pgx pool, the row as JSON), loaded the same way, so the
   # cost of the hop itself reads off beside transit's.
@@ -1082,11 +1091,12 @@ YAML
   go build -o "$OUT/servefloor" ./bench/servefloor
   "$OUT/servefloor" -addr "127.0.0.1:$fport" -pg "$purl" -table shop.orders -entity orders -conns "$conns" >"$OUT/serve-floor-server.log" 2>&1 &
   fpid=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$fport/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  note "floor: bench/servefloor (net/http and pgx, nothing else) loaded the same way"
-  "$OUT/serveload" -mode hit -url "http://127.0.0.1:$fport" -pg "$purl" -table shop.orders -ids "1:$rows" \
-    -conns "$conns" -rate 5000 -duration "${secs}s" -client "$client" >"$OUT/serve-floor.out" 2>"$OUT/serve-floor.log" || FAILED=1
-  cat "$OUT/serve-floor.out"
+  if answers "http://127.0.0.1:$fport/healthz"; then
+    note "floor: bench/servefloor (net/http and pgx, nothing else) loaded the same way"
+    hit "$fport" serve-floor
+  else
+    FAILED=1; warn "bench/servefloor did not start (see bench/out/serve-floor-server.log)"
+  fi
   kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null || true
   pg "$purl" -c "DELETE FROM shop.orders WHERE id <= $ports"
   rest=${murl#mysql://}; auth=${rest%%@*}; host=${rest#*@}; host=${host%%/*}
@@ -1097,32 +1107,34 @@ YAML
   cat "$OUT/serve-port.out"
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   unset TRANSIT_SERVE_TOKEN
-  local j
-  j() { python3 -c 'import json,sys
+  # fields FILE MEASURE:FIELD...: those fields of serveload's JSON lines in
+  # FILE, on one line (numbers with a fraction to 2 places; ? when missing).
+  fields() {
+    python3 -c 'import json,sys
 m={}
 for l in open(sys.argv[1]):
     d=json.loads(l); m[d["measure"]]=d
-print(m[sys.argv[2]][sys.argv[3]])' "$@"; }
-  local rps p99s p99d ratio fp50 budget op50 wp50
-  rps=$(j "$OUT/serve-hit.out" serve_closed_loop per_sec | awk '{ printf "%.0f", $1 }')
-  p99s=$(j "$OUT/serve-hit.out" serve_paced p99_us); p99d=$(j "$OUT/serve-hit.out" direct_pgx_paced p99_us)
-  ratio=$(j "$OUT/serve-hit.out" serve_paced p99_ratio | awk '{ printf "%.2f", $1 }')
-  local sratio
-  sratio=$(j "$OUT/serve-hit.out" serve_paced slice_p99_ratio_median | awk '{ printf "%.2f", $1 }')
-  fp50=$(j "$OUT/serve-port.out" serve_fallback_port p50_us); op50=$(j "$OUT/serve-port.out" old_read p50_us)
-  wp50=$(j "$OUT/serve-port.out" new_upsert p50_us); budget=$(j "$OUT/serve-port.out" new_upsert budget_p50_us)
+def get(x):
+    a, b = x.split(":")
+    v = m.get(a, {}).get(b, "?")
+    return "%.2f" % v if isinstance(v, float) else v
+print(*(get(x) for x in sys.argv[2:]))' "$@" 2>/dev/null || echo "? ? ? ? ? ? ?"
+  }
+  # figures FILE: rps p50-server p50-direct p99-server p99-direct ratio slices'-median-ratio
+  figures() {
+    fields "$1" serve_closed_loop:per_sec serve_paced:p50_us direct_pgx_paced:p50_us serve_paced:p99_us \
+      direct_pgx_paced:p99_us serve_paced:p99_ratio serve_paced:slice_p99_ratio_median
+  }
+  local rps p50s p50d p99s p99d ratio sratio fp50 budget op50 wp50
+  read -r rps p50s p50d p99s p99d ratio sratio < <(figures "$OUT/serve-hit.out")
+  rps=${rps%.*}
+  read -r fp50 op50 wp50 budget < <(fields "$OUT/serve-port.out" serve_fallback_port:p50_us old_read:p50_us new_upsert:p50_us new_upsert:budget_p50_us)
   summary "serve: hit path in migrating (closed loop, $conns conns, $client client)" "$(grouped "$rps") req/s ($(awk -v v="$rps" 'BEGIN { print (v >= 5000 ? "meets" : "MISSES") }') ≥ 5,000)"
   summary "serve: p99 at 5,000 req/s, server vs direct pgx" "${p99s} µs vs ${p99d} µs: ${ratio}× ($(verdict "$ratio" '<=' 1.2) ≤ 1.2×; median of the slices' ratios ${sratio}×)"
-  local p50s p50d
-  p50s=$(j "$OUT/serve-hit.out" serve_paced p50_us); p50d=$(j "$OUT/serve-hit.out" direct_pgx_paced p50_us)
   summary "serve: p50 at 5,000 req/s, server vs direct pgx" "${p50s} µs vs ${p50d} µs (what the hop through the server adds, without the stalls of a p99)"
-  local frps fp50s fp50d fp99s fp99d fratio fsratio
-  frps=$(j "$OUT/serve-floor.out" serve_closed_loop per_sec | awk '{ printf "%.0f", $1 }')
-  fp50s=$(j "$OUT/serve-floor.out" serve_paced p50_us); fp50d=$(j "$OUT/serve-floor.out" direct_pgx_paced p50_us)
-  fp99s=$(j "$OUT/serve-floor.out" serve_paced p99_us); fp99d=$(j "$OUT/serve-floor.out" direct_pgx_paced p99_us)
-  fratio=$(j "$OUT/serve-floor.out" serve_paced p99_ratio | awk '{ printf "%.2f", $1 }')
-  fsratio=$(j "$OUT/serve-floor.out" serve_paced slice_p99_ratio_median | awk '{ printf "%.2f", $1 }')
-  summary "serve: floor (bench/servefloor, no transit), same measures" "$(grouped "$frps") req/s; p50 ${fp50s} vs ${fp50d} µs; p99 ${fp99s} vs ${fp99d} µs: ${fratio}× (median of the slices' ratios ${fsratio}×)"
+  read -r rps p50s p50d p99s p99d ratio sratio < <(figures "$OUT/serve-floor.out")
+  rps=${rps%.*}
+  summary "serve: floor (bench/servefloor, no transit), same measures" "$(grouped "$rps") req/s; p50 ${p50s} vs ${p50d} µs; p99 ${p99s} vs ${p99d} µs: ${ratio}× (median of the slices' ratios ${sratio}×)"
   summary "serve: fallback-and-port p50" "${fp50} µs vs old read ${op50} µs + new upsert ${wp50} µs + 1 ms = ${budget} µs ($(verdict "$fp50" '<=' "$budget"))"
 }
 
